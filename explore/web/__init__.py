@@ -1,0 +1,1 @@
+"""The FastAPI application: REST routers and the Panel pages, one ASGI process."""
