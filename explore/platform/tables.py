@@ -1,0 +1,3 @@
+"""Imports every module that defines tables, so that ``Base.metadata`` knows the whole schema."""
+
+from explore.platform import models  # noqa: F401
