@@ -1,0 +1,306 @@
+"""The workspace's bytes, on any fsspec filesystem (a local folder by default, S3 at scale).
+
+This module knows nothing of users or rights: :mod:`explore.platform.workspace` checks those first and
+hands it normalised paths. What it guarantees is confinement (no path leaves the root, no symlink is
+followed out of it) and atomic writes (a temporary file in the same filesystem, then a rename), so an
+interrupted upload leaves the previous version intact and no partial file behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import pathlib
+import posixpath
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import IO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+from explore.platform.errors import BadRequest, Conflict, NotFound, StorageFull, TooLarge
+from explore.platform.paths import is_within
+from explore.sdk import WorkspaceFile
+
+TMP_DIR = ".explore-tmp"
+CHUNK = 1024 * 1024
+
+
+def _full_errno(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+class Storage:
+    """A confined view of one fsspec location."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.fs, root = fsspec.core.url_to_fs(url)
+        self.local = isinstance(self.fs, LocalFileSystem)
+        if self.local:
+            root = os.path.realpath(root)
+            os.makedirs(root, exist_ok=True)
+        else:
+            self.fs.makedirs(root, exist_ok=True)
+        self.root = root.rstrip("/") or "/"
+
+    # ---- paths ----------------------------------------------------------------------------
+    def full(self, path: str) -> str:
+        """The filesystem path of a normalised workspace path, checked to stay inside the root."""
+        full = posixpath.join(self.root, path) if path else self.root
+        if self.local:
+            real = os.path.realpath(full)
+            if not is_within(real, self.root):
+                raise NotFound(f"no such file or folder: {path}")
+        return full
+
+    def local_path(self, path: str) -> pathlib.Path | None:
+        """The local file behind ``path``, or None when the storage is remote."""
+        return pathlib.Path(self.full(path)) if self.local else None
+
+    # ---- reading --------------------------------------------------------------------------
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(self.full(path))
+
+    def isdir(self, path: str) -> bool:
+        return self.fs.isdir(self.full(path))
+
+    def info(self, path: str) -> WorkspaceFile:
+        full = self.full(path)
+        try:
+            if self.local:
+                st = os.stat(full)
+                is_dir = os.path.isdir(full)
+                return WorkspaceFile(path, posixpath.basename(path), is_dir, 0 if is_dir else st.st_size, st.st_mtime)
+            info = self.fs.info(full)
+        except FileNotFoundError:
+            raise NotFound(f"no such file or folder: {path}") from None
+        return self._entry(path, info)
+
+    def _entry(self, path: str, info: dict) -> WorkspaceFile:
+        is_dir = info.get("type") == "directory"
+        modified = info.get("mtime") or info.get("LastModified") or info.get("created") or 0.0
+        if hasattr(modified, "timestamp"):
+            modified = modified.timestamp()
+        return WorkspaceFile(path, posixpath.basename(path), is_dir, 0 if is_dir else int(info.get("size") or 0), float(modified))
+
+    def listdir(self, path: str) -> list[WorkspaceFile]:
+        full = self.full(path)
+        if not self.fs.isdir(full):
+            raise NotFound(f"no such folder: {path}")
+        out = []
+        if self.local:
+            with os.scandir(full) as it:
+                for entry in it:
+                    if entry.name.startswith(".explore"):
+                        continue
+                    if entry.is_symlink():
+                        target = os.path.realpath(entry.path)
+                        if not is_within(target, self.root):
+                            continue
+                    st = entry.stat()
+                    child = f"{path}/{entry.name}" if path else entry.name
+                    is_dir = entry.is_dir()
+                    out.append(WorkspaceFile(child, entry.name, is_dir, 0 if is_dir else st.st_size, st.st_mtime))
+            return out
+        for info in self.fs.ls(full, detail=True):
+            name = posixpath.basename(info["name"].rstrip("/"))
+            if name.startswith(".explore") or not name:
+                continue
+            child = f"{path}/{name}" if path else name
+            out.append(self._entry(child, info))
+        return out
+
+    def walk_files(self, path: str) -> Iterator[WorkspaceFile]:
+        """Every file below ``path`` (hidden platform files excluded)."""
+        for entry in self.listdir(path):
+            if entry.is_dir:
+                yield from self.walk_files(entry.path)
+            else:
+                yield entry
+
+    def usage(self, path: str) -> int:
+        """Bytes used below ``path`` (0 if it does not exist)."""
+        full = self.full(path)
+        if self.local:
+            total = 0
+            for dirpath, dirnames, filenames in os.walk(full):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".explore")]
+                for name in filenames:
+                    try:
+                        total += os.lstat(os.path.join(dirpath, name)).st_size
+                    except FileNotFoundError:
+                        pass
+            return total
+        if not self.fs.exists(full):
+            return 0
+        return sum(f.size for f in self.walk_files(path))
+
+    def open_read(self, path: str) -> IO[bytes]:
+        full = self.full(path)
+        try:
+            if self.fs.isdir(full):
+                raise BadRequest(f"{path} is a folder, not a file")
+            return self.fs.open(full, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"no such file: {path}") from None
+
+    def iter_bytes(self, path: str, start: int = 0, end: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
+        """The bytes ``start..end`` (inclusive, as in HTTP ranges) of a file, in chunks."""
+        with self.open_read(path) as fh:
+            fh.seek(start)
+            remaining = None if end is None else end - start + 1
+            while remaining is None or remaining > 0:
+                data = fh.read(chunk if remaining is None else min(chunk, remaining))
+                if not data:
+                    break
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+
+    def sha256(self, path: str) -> str:
+        digest = hashlib.sha256()
+        for data in self.iter_bytes(path):
+            digest.update(data)
+        return digest.hexdigest()
+
+    # ---- writing --------------------------------------------------------------------------
+    def makedirs(self, path: str) -> None:
+        full = self.full(path)
+        try:
+            if self.fs.exists(full) and not self.fs.isdir(full):
+                raise Conflict(f"{path} exists and is a file")
+            self.fs.makedirs(full, exist_ok=True)
+        except OSError as exc:
+            if _full_errno(exc):
+                raise StorageFull("the workspace storage is full") from exc
+            raise
+
+    def writer(self, path: str, *, limit: int | None = None) -> AtomicWriter:
+        """An atomic writer for ``path``: write chunks, then ``commit()`` (or ``abort()``)."""
+        return AtomicWriter(self, path, limit)
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        with self.writer(path) as w:
+            w.write(data)
+        return len(data)
+
+    def move(self, src: str, dst: str) -> None:
+        fsrc, fdst = self.full(src), self.full(dst)
+        if not self.fs.exists(fsrc):
+            raise NotFound(f"no such file or folder: {src}")
+        if self.fs.exists(fdst):
+            raise Conflict(f"{dst} already exists")
+        parent = posixpath.dirname(fdst)
+        if not self.fs.isdir(parent):
+            raise NotFound(f"the destination folder {posixpath.dirname(dst)} does not exist")
+        if self.local:
+            os.rename(fsrc, fdst)
+        else:
+            self.fs.mv(fsrc, fdst, recursive=True)
+
+    def delete(self, path: str) -> None:
+        full = self.full(path)
+        if not self.fs.exists(full):
+            raise NotFound(f"no such file or folder: {path}")
+        if self.local:
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.unlink(full)
+        else:
+            self.fs.rm(full, recursive=True)
+
+
+class AtomicWriter:
+    """Writes into a temporary file beside the workspace and renames it into place on commit."""
+
+    def __init__(self, storage: Storage, path: str, limit: int | None) -> None:
+        self.storage = storage
+        self.path = path
+        self.limit = limit
+        self.size = 0
+        self.digest = hashlib.sha256()
+        owner = path.split("/", 1)[0]
+        tmp_dir = f"{owner}/{TMP_DIR}"
+        self.tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
+        target = storage.full(path)
+        if storage.fs.isdir(target):
+            raise Conflict(f"{path} is a folder")
+        parent = posixpath.dirname(target)
+        if not storage.fs.isdir(parent):
+            raise NotFound(f"the folder {posixpath.dirname(path) or '/'} does not exist")
+        storage.makedirs(tmp_dir)
+        self._full_tmp = storage.full(self.tmp)
+        try:
+            if storage.local:
+                self._fh: IO[bytes] = open(self._full_tmp, "wb")  # noqa: SIM115
+            else:
+                self._fh = storage.fs.open(self._full_tmp, "wb")
+        except OSError as exc:
+            if _full_errno(exc):
+                raise StorageFull("the workspace storage is full") from exc
+            raise
+        self.done = False
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.limit is not None and self.size > self.limit:
+            self.abort()
+            raise TooLarge(f"{self.path}: the upload exceeds the space left ({self.limit:,} bytes)")
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            self.abort()
+            if _full_errno(exc):
+                raise StorageFull("the workspace storage is full; nothing was changed") from exc
+            raise
+        self.digest.update(data)
+
+    def commit(self) -> str:
+        """Move the finished file into place; returns its SHA-256."""
+        try:
+            if self.storage.local:
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+                self._fh.close()
+                os.replace(self._full_tmp, self.storage.full(self.path))
+            else:
+                self._fh.close()
+                target = self.storage.full(self.path)
+                if self.storage.fs.exists(target):
+                    self.storage.fs.rm(target)
+                self.storage.fs.mv(self._full_tmp, target)
+        except OSError as exc:
+            self.abort()
+            if _full_errno(exc):
+                raise StorageFull("the workspace storage is full; nothing was changed") from exc
+            raise
+        self.done = True
+        return self.digest.hexdigest()
+
+    def abort(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            self._fh.close()
+        except Exception:  # noqa: BLE001 - closing a broken stream must not hide the first error
+            pass
+        try:
+            if self.storage.fs.exists(self._full_tmp):
+                self.storage.fs.rm(self._full_tmp)
+        except OSError:
+            pass
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
