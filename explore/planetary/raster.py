@@ -196,8 +196,7 @@ class Raster:
         shift_cols = int(round((180.0 - left) / self.transform.a))
         data = np.roll(self.data, shift_cols - w, axis=1) if shift_cols else self.data
         t = self.transform
-        new = Affine(t.a, t.b, left - 360.0 + shift_cols * t.a - 0.0, t.d, t.e, t.f)
-        # the first column now starts at left + shift_cols*a - 360
+        # the old column ``shift_cols`` (longitude 180) becomes the first, at -180
         new = Affine(t.a, t.b, left + shift_cols * t.a - 360.0, t.d, t.e, t.f)
         return replace(self, data=np.ascontiguousarray(data), transform=new)
 
@@ -307,15 +306,15 @@ def _value(label: Any, key: str, default: Any = None) -> Any:
 
 
 def _load_pds3(path: pathlib.Path) -> Any:
-    import pvl
+    from explore.planetary.labels import LabelError, parse_odl
 
     with open(path, "rb") as fh:
-        head = fh.read(1 << 20).decode("latin-1")
+        head = fh.read(1 << 20).split(b"\x00", 1)[0].decode("latin-1")
     end = _label_end(head)
     try:
-        return pvl.loads(head[:end])
-    except Exception as exc:  # pvl raises several parser errors
-        raise LabelFormatError(f"{path.name}: the PDS3 label cannot be parsed ({exc})") from exc
+        return parse_odl(head[:end], path.name)
+    except LabelError as exc:
+        raise LabelFormatError(str(exc)) from exc
 
 
 def _label_end(text: str) -> int:
@@ -359,16 +358,17 @@ def read_pds3_image(path: PathLike, *, target: Body | str = MOON) -> Raster:
         else:
             raise LabelFormatError(f"{path.name} has no attached PDS3 label and no .LBL file beside it")
     label = _load_pds3(label_path)
-    image = label.get("IMAGE")
-    if image is None:
-        for key, value in label.items():
+    image, holder = label.get("IMAGE"), label
+    if image is None:  # e.g. LOLA: OBJECT = UNCOMPRESSED_FILE holding ^IMAGE and the IMAGE object
+        for _key, value in label.items():
             if hasattr(value, "get") and "IMAGE" in value:
-                image = value["IMAGE"]
+                image, holder = value["IMAGE"], value
                 break
     if image is None:
         raise LabelFormatError(f"{label_path.name} describes no IMAGE object")
-    pointer = _value(label, "^IMAGE")
-    data_path, offset = _data_location(label_path, label, pointer)
+    pointer = _value(holder, "^IMAGE", _value(label, "^IMAGE"))
+    record_source = holder if "RECORD_BYTES" in holder else label
+    data_path, offset = _data_location(label_path, record_source, pointer)
     lines = int(_value(image, "LINES"))
     samples = int(_value(image, "LINE_SAMPLES"))
     bands = int(_value(image, "BANDS", 1) or 1)

@@ -1,0 +1,358 @@
+"""Map tiles cut on the fly from rasters, in the Moon's tile matrix sets.
+
+The tile matrix sets are the OGC TileMatrixSet definitions of planetcantile (A. Annex, BSD-3)
+shipped in ``explore/planetary/data/``: geographic (lon/lat), equidistant cylindrical, Web
+Mercator, and north / south polar stereographic, all on the IAU 2015 Moon sphere. A tile is
+read with rio-tiler (which reprojects the source raster into the tile's grid with GDAL's warper),
+coloured with a colour map and encoded as PNG.
+
+A :class:`Layer` is an ordered list of :class:`Source` rasters, coarse to fine. Each tile starts
+from the coarsest source and lets every finer source paint over it where it has data, provided
+the tile's pixels are small enough for that source to matter (``Source.max_pixel_m``). So the
+ShadowCam 60 m images near the south pole, or a user's own GeoTIFF, appear as the user zooms in.
+
+Tiles outside the tile matrix, or where no source has data, are a fully transparent PNG: map
+clients expect a picture, not an error, at the edge of the world.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pathlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import morecantile
+import numpy as np
+from PIL import Image
+
+from explore.planetary.bodies import MOON
+
+__all__ = [
+    "TMS_NAMES",
+    "TileError",
+    "UnknownTileMatrixSetError",
+    "UnknownLayerError",
+    "Source",
+    "Layer",
+    "TileRenderer",
+    "tile_matrix_set",
+    "tile_matrix_sets",
+    "empty_tile",
+    "colormap_lut",
+    "encode_png",
+    "tile_pixel_size_m",
+]
+
+DATA = pathlib.Path(__file__).with_name("data")
+
+#: short names of the Moon tile matrix sets and their planetcantile identifiers
+TMS_NAMES = {
+    "geographic": "MoonGeographicSphere",
+    "equirectangular": "MoonEquidistantCylindricalSphere",
+    "webmercator": "MoonWebMercatorSphere",
+    "north_polar": "MoonNorthPolarSphere",
+    "south_polar": "MoonSouthPolarSphere",
+}
+
+
+class TileError(ValueError):
+    """A tile request that cannot be served."""
+
+
+class UnknownTileMatrixSetError(TileError, KeyError):
+    """A tile matrix set name that is not one of :data:`TMS_NAMES`."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnknownLayerError(TileError, KeyError):
+    """A layer name the renderer does not have."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@lru_cache(maxsize=16)
+def _load_tms(identifier: str) -> morecantile.TileMatrixSet:
+    path = DATA / f"{identifier}.json"
+    with open(path) as fh:
+        return morecantile.TileMatrixSet.model_validate(json.load(fh))
+
+
+def tile_matrix_set(name: str) -> morecantile.TileMatrixSet:
+    """A Moon tile matrix set by short name (``south_polar``) or identifier (``MoonSouthPolarSphere``).
+
+    Raises
+    ------
+    UnknownTileMatrixSetError
+        For any other name.
+    """
+    identifier = TMS_NAMES.get(name, name)
+    if identifier not in TMS_NAMES.values():
+        raise UnknownTileMatrixSetError(
+            f"unknown tile matrix set {name!r}; use one of {', '.join(TMS_NAMES)}"
+        )
+    return _load_tms(identifier)
+
+
+def tile_matrix_sets() -> dict[str, morecantile.TileMatrixSet]:
+    """All Moon tile matrix sets by short name."""
+    return {name: tile_matrix_set(name) for name in TMS_NAMES}
+
+
+def tile_pixel_size_m(tms: morecantile.TileMatrixSet, z: int) -> float:
+    """The nominal size of a tile pixel at zoom ``z`` in metres on the Moon's surface."""
+    cell = tms.matrix(z).cellSize
+    if tms.crs._pyproj_crs.is_geographic:
+        return cell * math.pi * MOON.radius_m / 180.0
+    return float(cell)
+
+
+# --------------------------------------------------------------------------------------------
+# colours
+
+
+@lru_cache(maxsize=32)
+def colormap_lut(name: str | None) -> np.ndarray:
+    """A 256 x 4 uint8 RGBA lookup table for a rio-tiler colour map name (None: grey)."""
+    if name in (None, "", "gray", "grey", "greys_r"):
+        ramp = np.arange(256, dtype=np.uint8)
+        return np.column_stack([ramp, ramp, ramp, np.full(256, 255, np.uint8)])
+    from rio_tiler.colormap import cmap
+
+    try:
+        table = cmap.get(name)
+    except Exception as exc:  # rio-tiler raises InvalidColorMapName
+        raise TileError(f"unknown colour map {name!r}") from exc
+    lut = np.zeros((256, 4), dtype=np.uint8)
+    for k, rgba in table.items():
+        if 0 <= int(k) < 256:
+            lut[int(k)] = rgba
+    lut[:, 3] = 255
+    return lut
+
+
+def encode_png(rgba: np.ndarray) -> bytes:
+    """PNG bytes of an (h, w, 4) uint8 array."""
+    buf = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+@lru_cache(maxsize=4)
+def empty_tile(size: int = 256) -> bytes:
+    """A fully transparent PNG tile."""
+    return encode_png(np.zeros((size, size, 4), dtype=np.uint8))
+
+
+# --------------------------------------------------------------------------------------------
+# layers
+
+
+@dataclass(frozen=True)
+class Source:
+    """One raster of a layer.
+
+    Attributes
+    ----------
+    path
+        A GeoTIFF / COG / VRT with a CRS.
+    vmin, vmax
+        Values mapped to the ends of the layer's colour map (None: the layer's range).
+    max_pixel_m
+        Use this source only in tiles whose pixels are at most this many metres (inf: always).
+    resampling
+        rio-tiler resampling for reading (``nearest`` keeps values exact, ``bilinear`` is smoother).
+    """
+
+    path: pathlib.Path
+    vmin: float | None = None
+    vmax: float | None = None
+    max_pixel_m: float = math.inf
+    resampling: str = "bilinear"
+    title: str = ""
+
+
+@dataclass
+class Layer:
+    """A named map layer: sources coarse to fine, a colour map and a value range."""
+
+    name: str
+    title: str
+    sources: list[Source]
+    vmin: float
+    vmax: float
+    colormap: str | None = None
+    unit: str = ""
+    description: str = ""
+    attribution: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "unit": self.unit,
+            "colormap": self.colormap or "gray",
+            "vmin": self.vmin,
+            "vmax": self.vmax,
+            "description": self.description,
+            "attribution": self.attribution,
+            "sources": [s.title or s.path.name for s in self.sources],
+        }
+
+
+class TileRenderer:
+    """Cuts, colours and caches tiles of a set of layers.
+
+    Parameters
+    ----------
+    layers
+        The layers by name.
+    cache_size
+        How many encoded tiles to keep (least recently used are dropped).
+
+    Example
+    -------
+    >>> renderer = TileRenderer(moon_layers(data_dir))
+    >>> png = renderer.tile("elevation", "geographic", 2, 3, 1)
+    """
+
+    def __init__(self, layers: dict[str, Layer], cache_size: int = 512, tile_size: int = 256) -> None:
+        self.layers = dict(layers)
+        self.cache_size = cache_size
+        self.tile_size = tile_size
+        self._cache: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def layer(self, name: str) -> Layer:
+        if name not in self.layers:
+            raise UnknownLayerError(f"unknown layer {name!r}; available: {', '.join(self.layers)}")
+        return self.layers[name]
+
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    @staticmethod
+    def in_matrix(tms: morecantile.TileMatrixSet, z: int, x: int, y: int) -> bool:
+        """Whether (z, x, y) is a tile of the tile matrix set."""
+        if z < tms.minzoom or z > tms.maxzoom:
+            return False
+        m = tms.matrix(z)
+        return 0 <= x < m.matrixWidth and 0 <= y < m.matrixHeight
+
+    def values(self, layer: str, tms_name: str, z: int, x: int, y: int) -> np.ndarray | None:
+        """The layer's values in a tile (float32, NaN where no source has data), or None when the
+        tile is outside the matrix or every source.
+
+        Raises
+        ------
+        UnknownLayerError, UnknownTileMatrixSetError
+            For names that do not exist.
+        """
+        lyr = self.layer(layer)
+        tms = tile_matrix_set(tms_name)
+        if not self.in_matrix(tms, z, x, y):
+            return None
+        norm = self._normalised(lyr, tms, z, x, y, keep_values=True)
+        return norm
+
+    def _normalised(self, lyr: Layer, tms: morecantile.TileMatrixSet, z: int, x: int, y: int,
+                    keep_values: bool = False) -> np.ndarray | None:
+        from rio_tiler.errors import TileOutsideBounds
+        from rio_tiler.io import Reader
+
+        size = self.tile_size
+        pixel_m = tile_pixel_size_m(tms, z)
+        out = np.full((size, size), np.nan, dtype="float32")
+        painted = False
+        for src in lyr.sources:
+            if pixel_m > src.max_pixel_m:
+                continue
+            try:
+                with Reader(str(src.path), tms=tms) as reader:
+                    img = reader.tile(
+                        x, y, z, tilesize=size,
+                        resampling_method=src.resampling, reproject_method=src.resampling,
+                        unscale=True,
+                    )
+            except TileOutsideBounds:
+                continue
+            arr = img.array[0]
+            valid = ~np.ma.getmaskarray(arr)
+            if not valid.any():
+                continue
+            values = np.asarray(arr.filled(0), dtype="float32")
+            if not keep_values:
+                lo = lyr.vmin if src.vmin is None else src.vmin
+                hi = lyr.vmax if src.vmax is None else src.vmax
+                values = (values - lo) / (hi - lo)
+            out[valid] = values[valid]
+            painted = True
+        return out if painted else None
+
+    def render(self, layer: str, tms_name: str, z: int, x: int, y: int) -> bytes:
+        """A PNG tile (transparent outside the matrix or the layer's coverage), uncached."""
+        lyr = self.layer(layer)
+        tms = tile_matrix_set(tms_name)
+        if not self.in_matrix(tms, z, x, y):
+            return empty_tile(self.tile_size)
+        norm = self._normalised(lyr, tms, z, x, y)
+        if norm is None:
+            return empty_tile(self.tile_size)
+        nan = np.isnan(norm)
+        index = np.clip(np.nan_to_num(norm, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        rgba = colormap_lut(lyr.colormap)[index]
+        rgba[nan, 3] = 0
+        return encode_png(rgba)
+
+    def tile(self, layer: str, tms_name: str, z: int, x: int, y: int) -> bytes:
+        """A PNG tile through the LRU cache."""
+        key = (layer, tms_name, int(z), int(x), int(y))
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                self.hits += 1
+                return self._cache[key]
+        png = self.render(layer, tms_name, z, x, y)
+        with self._lock:
+            self.misses += 1
+            self._cache[key] = png
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return png
+
+    def tilejson(self, layer: str, tms_name: str, url_template: str) -> dict[str, Any]:
+        """A TileJSON 3.0 description of one layer in one tile matrix set.
+
+        ``url_template`` contains ``{z}``, ``{x}`` and ``{y}``.
+        """
+        lyr = self.layer(layer)
+        tms = tile_matrix_set(tms_name)
+        west, south, east, north = tms.bbox
+        return {
+            "tilejson": "3.0.0",
+            "name": lyr.title,
+            "description": lyr.description,
+            "attribution": lyr.attribution,
+            "scheme": "xyz",
+            "tiles": [url_template],
+            "minzoom": tms.minzoom,
+            "maxzoom": min(tms.maxzoom, 12),
+            "bounds": [west, south, east, north],
+            "center": [(west + east) / 2.0, (south + north) / 2.0, 1],
+            "tile_matrix_set": tms.id,
+            "crs": tms.crs._pyproj_crs.name,
+            "layer": lyr.describe(),
+        }
