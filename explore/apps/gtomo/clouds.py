@@ -41,6 +41,9 @@ class CloudFinder:
         Restrict the search to this box (pc, heliocentric x, y, z).
     max_voxels : int
         Refuse to cluster more voxels than this (raise the threshold or narrow the region instead).
+    allow_single_cluster : bool
+        Let HDBSCAN return one cloud when the dense voxels form one (otherwise it splits a lone cloud
+        into parts, which is what a search around one cloud must avoid).
 
     Attributes
     ----------
@@ -69,12 +72,14 @@ class CloudFinder:
         min_samples: int | None = None,
         region: Any = None,
         max_voxels: int = 200_000,
+        allow_single_cluster: bool = True,
     ) -> None:
         self.threshold = threshold
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.region = region
         self.max_voxels = max_voxels
+        self.allow_single_cluster = allow_single_cluster
 
     def fit(self, cube: DustCube | str | pathlib.Path) -> CloudFinder:
         """Cluster the dense voxels of ``cube``."""
@@ -99,7 +104,10 @@ class CloudFinder:
         self.points_ = (idx + offsets - sun) * step
         self.density_ = block[tuple(idx.T)].astype(float) if len(idx) else np.empty(0)
         if len(idx) >= max(self.min_cluster_size, 2):
-            model = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples, copy=True)
+            model = HDBSCAN(
+                min_cluster_size=self.min_cluster_size, min_samples=self.min_samples,
+                allow_single_cluster=self.allow_single_cluster, copy=True,
+            )
             self.labels_ = model.fit_predict(self.points_)
         else:
             self.labels_ = np.full(len(idx), -1)
