@@ -257,6 +257,18 @@ class App:
         """Return the interactive view (a Panel viewable) for one user session."""
         raise NotImplementedError(f"{self.id} has no interactive view")
 
+    def demo(self, folder: pathlib.Path) -> None:
+        """Write the app's demo data into ``folder`` (called once, on the platform's first start).
+
+        The platform publishes the folder read-only to every user as ``demo/<app id>/``. Keep it
+        deterministic and quick (seconds): real small files where they exist, physically sensible
+        synthetic data to reach scale.
+        """
+
+    @classmethod
+    def has_demo(cls) -> bool:
+        return cls.demo is not App.demo
+
     # ---- introspection used by the platform -------------------------------------------------
     @classmethod
     def has_run(cls) -> bool:

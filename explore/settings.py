@@ -11,10 +11,10 @@ import pathlib
 import secrets
 import tomllib
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 GiB = 1024**3
 
@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     token_days: float = 90.0
     secure_cookies: bool = False
     login_free_attempts: int = Field(5, description="failed logins allowed before each further try is delayed")
-    extra_apps: list[str] = Field(default_factory=list, description="'module:Class' apps to add to the entry points")
+    extra_apps: Annotated[list[str], NoDecode] = Field(default_factory=list, description="'module:Class' apps to add to the entry points")
     demo: bool = Field(True, description="prepare the demo data on first start")
 
     @classmethod

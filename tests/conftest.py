@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pathlib
+import sys
 
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "support"))
+pytest_plugins = ["platform_fixtures"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TEST_DATA = ROOT / "tests" / "data"

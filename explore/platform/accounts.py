@@ -156,6 +156,10 @@ class Accounts:
         with self.db.session() as s:
             return s.scalar(select(User.id).where(User.name == name)) is not None
 
+    def has_password(self, name: str) -> bool:
+        with self.db.session() as s:
+            return bool(self._user(s, name).password_hash)
+
     def quota_of(self, name: str, default: int) -> int:
         with self.db.session() as s:
             q = s.scalar(select(User.quota).where(User.name == name))

@@ -30,15 +30,25 @@ def load_reference(ref: str) -> type[App]:
     return obj
 
 
+_classes: dict[str, type] = {}
+
+
+def _loaded(ref: str, loader) -> type:
+    """Import an app class once per process (like ``sys.modules``, which it sits on)."""
+    if ref not in _classes:
+        _classes[ref] = loader()
+    return _classes[ref]
+
+
 class Catalogue:
     def __init__(self, extra: list[str] | None = None) -> None:
         self.apps: dict[str, type[App]] = {}
         self.references: dict[str, str] = {}
         self.broken: dict[str, str] = {}
         for ep in entry_points(group=GROUP):
-            self._add(ep.name, ep.value, ep.load)
+            self._add(ep.name, ep.value, lambda ep=ep: _loaded(ep.value, ep.load))
         for ref in extra or []:
-            self._add(ref, ref, lambda ref=ref: load_reference(ref))
+            self._add(ref, ref, lambda ref=ref: _loaded(ref, lambda: load_reference(ref)))
 
     def _add(self, name: str, ref: str, loader) -> None:
         try:
@@ -48,7 +58,7 @@ class Catalogue:
             if not getattr(cls, "id", None) or not getattr(cls, "title", None):
                 raise TypeError(f"{ref} has no id or title")
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not stop the platform
-            log.warning("app %s (%s) could not be loaded: %s", name, ref, exc)
+            log.info("app %s (%s) could not be loaded: %s", name, ref, exc)
             self.broken[name] = f"{type(exc).__name__}: {exc}"
             return
         self.apps[cls.id] = cls

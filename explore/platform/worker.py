@@ -51,9 +51,11 @@ class DaskCompute:
     """Splits work over the Dask cluster the run executes on."""
 
     def __init__(self) -> None:
-        from distributed import get_worker
+        from distributed import worker_client
 
-        self.n_workers = max(1, len(get_worker().scheduler.workers) if hasattr(get_worker(), "scheduler") else 1)
+        with worker_client() as client:
+            workers = client.scheduler_info().get("workers", {})
+        self.n_workers = max(1, sum(w.get("nthreads", 1) for w in workers.values()))
 
     def map(self, fn, items):
         from distributed import worker_client

@@ -1,0 +1,50 @@
+"""The ``explore`` command: serve the platform, manage users, files, apps and runs; each app's own
+commands are mounted as ``explore <app> ...`` from the catalogue (never imported by name)."""
+
+from __future__ import annotations
+
+import sys
+from importlib.util import find_spec
+
+import typer
+
+from explore.cli.common import console
+from explore.cli import admin, files, runs, server
+
+app = typer.Typer(
+    name="explore",
+    help="EXPLORE: find data on the stars of the Milky Way and on the Moon, run Scientific Data Applications, "
+    "keep results in your workspace.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+server.register(app)
+admin.register(app)
+files.register(app)
+runs.register(app)
+
+
+def _mount_extensions() -> None:
+    if find_spec("explore.cli.browse") is not None:
+        from explore.cli.browse import app as browse
+
+        app.add_typer(browse, name="browse", help="Search the index of planetary products (the space browser).")
+    from explore.platform.catalogue import Catalogue
+    from explore.settings import Settings
+
+    try:
+        extra = Settings().extra_apps
+    except Exception:  # noqa: BLE001 - a bad setting must not hide the help
+        extra = []
+    for cls in Catalogue(extra).list():
+        if cls.cli is not None:
+            app.add_typer(cls.cli, name=cls.cli_name or cls.id, help=f"{cls.title}: {cls.summary}")
+
+
+def main() -> None:
+    _mount_extensions()
+    try:
+        app()
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+        sys.exit(130)
