@@ -230,6 +230,7 @@ class TileRenderer:
         self.cache_size = cache_size
         self.tile_size = tile_size
         self._cache: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+        self._extent: dict[tuple[pathlib.Path, str], tuple[float, float, float, float] | None] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -276,8 +277,15 @@ class TileRenderer:
         pixel_m = tile_pixel_size_m(tms, z)
         out = np.full((size, size), np.nan, dtype="float32")
         painted = False
+        tile_bounds = tms.xy_bounds(morecantile.Tile(x, y, z))
         for src in lyr.sources:
             if pixel_m > src.max_pixel_m:
+                continue
+            extent = self._source_extent(src, tms)
+            if extent is not None and (
+                extent[2] < tile_bounds.left or extent[0] > tile_bounds.right
+                or extent[3] < tile_bounds.bottom or extent[1] > tile_bounds.top
+            ):
                 continue
             try:
                 with Reader(str(src.path), tms=tms) as reader:
@@ -300,6 +308,32 @@ class TileRenderer:
             out[valid] = values[valid]
             painted = True
         return out if painted else None
+
+    def _source_extent(self, src: Source, tms: morecantile.TileMatrixSet) -> tuple[float, float, float, float] | None:
+        """The source's bounds in the tile matrix set's CRS, for skipping tiles it cannot touch.
+
+        None (always read) for sources whose bounds do not transform to finite numbers, e.g. a
+        global map seen from a polar projection.
+        """
+        key = (src.path, tms.id)
+        if key not in self._extent:
+            import rasterio
+            from rasterio.warp import transform_bounds
+
+            extent = None
+            try:
+                with rasterio.open(src.path) as ds:
+                    b = ds.bounds
+                    width_deg = (b.right - b.left) if ds.crs.is_geographic else 0.0
+                    if width_deg < 359.0:
+                        dst = rasterio.crs.CRS.from_wkt(tms.crs._pyproj_crs.to_wkt())
+                        box_ = transform_bounds(ds.crs, dst, *b, densify_pts=21)
+                        if all(math.isfinite(v) for v in box_):
+                            extent = box_
+            except Exception:  # noqa: BLE001 - an unknown extent only costs a read
+                extent = None
+            self._extent[key] = extent
+        return self._extent[key]
 
     def render(self, layer: str, tms_name: str, z: int, x: int, y: int) -> bytes:
         """A PNG tile (transparent outside the matrix or the layer's coverage), uncached."""
