@@ -28,13 +28,14 @@ import functools
 import importlib.resources
 import pathlib
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import astropy.constants as const
 import astropy.units as u
 import numpy as np
-from astropy.io.votable import parse_single_table
 
 __all__ = [
     "AB_ZERO_POINT",
@@ -178,7 +179,9 @@ class Filter:
 
     def flam_to_fnu(self, flam: u.Quantity) -> u.Quantity:
         """Convert a band-mean f_lambda to f_nu (Jy) at the pivot wavelength."""
-        return flam.to(u.Jy, equivalencies=u.spectral_density(self.wavelength_pivot))
+        pivot = self.wavelength_pivot.to_value(u.AA)
+        value = flam.to_value(u.erg / u.s / u.cm**2 / u.AA)
+        return value * pivot**2 / const.c.to_value(u.AA / u.s) * 1e23 * u.Jy
 
 
 def _pivot(lam: np.ndarray, t: np.ndarray, weighting: str) -> float:
@@ -224,22 +227,19 @@ def read_svo_filter(path: str | pathlib.Path) -> Filter:
     """
     path = pathlib.Path(path)
     try:
-        table = parse_single_table(str(path))
-    except Exception as exc:  # astropy raises several kinds for a malformed file
+        params, lam_values, trans_values = _parse_votable(path)
+    except (ET.ParseError, OSError, ValueError) as exc:
         raise ValueError(f"{path.name} is not a readable SVO filter VOTable: {exc}") from exc
-    params = {p.name: p.value for p in table.params}
 
     def text(name: str, default: str = "") -> str:
-        value = params.get(name, default)
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return params.get(name, default)
 
     fid = text("filterID")
     if not fid:
         raise ValueError(f"{path.name} has no filterID parameter: is it an SVO filter file?")
     unit = u.Unit(text("WavelengthUnit", "Angstrom") or "Angstrom")
-    data = table.array
-    lam = np.asarray(data["Wavelength"], dtype=float) * unit
-    trans = np.clip(np.asarray(data["Transmission"], dtype=float), 0.0, None)
+    lam = lam_values * unit
+    trans = np.clip(trans_values, 0.0, None)
     order = np.argsort(lam.value, kind="stable")
     lam, trans = lam[order].to(u.AA), trans[order]
 
@@ -270,6 +270,29 @@ def read_svo_filter(path: str | pathlib.Path) -> Filter:
         description=text("Description"),
         facility=text("Facility"),
     )
+
+
+def _parse_votable(path: pathlib.Path) -> tuple[dict[str, str], np.ndarray, np.ndarray]:
+    """PARAMs and the (Wavelength, Transmission) TABLEDATA of an SVO filter VOTable.
+
+    A small dedicated reader: ``astropy.io.votable`` reads these files correctly but takes ~80 ms each.
+    """
+    root = ET.parse(path).getroot()
+    params: dict[str, str] = {}
+    fields: list[str] = []
+    rows: list[list[str]] = []
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "PARAM":
+            params.setdefault(element.get("name", ""), element.get("value", ""))
+        elif tag == "FIELD":
+            fields.append(element.get("name", ""))
+        elif tag == "TR":
+            rows.append([(td.text or "").strip() for td in element])
+    if "Wavelength" not in fields or "Transmission" not in fields:
+        raise ValueError(f"no Wavelength/Transmission fields (found {fields})")
+    data = np.array(rows, dtype=float)
+    return params, data[:, fields.index("Wavelength")], data[:, fields.index("Transmission")]
 
 
 def _normalise(name: str) -> str:

@@ -36,6 +36,7 @@ from explore.astro.filters import Filter, MagSystem
 __all__ = [
     "FLAM",
     "band_flux",
+    "band_weights",
     "band_fluxes",
     "blackbody_flam",
     "synthetic_magnitude",
@@ -45,6 +46,7 @@ __all__ = [
 FLAM = u.erg / u.s / u.cm**2 / u.AA
 
 _C2 = (const.h * const.c / const.k_B).to_value(u.AA * u.K)  # second radiation constant, AA K
+_C_AA = const.c.to_value(u.AA / u.s)
 _C1 = (2 * np.pi * const.h * const.c**2).to_value(u.erg / u.s / u.cm**2 * u.AA**4)
 
 
@@ -75,6 +77,8 @@ def _as_flam(wavelength: u.Quantity, flux: u.Quantity) -> np.ndarray:
     if not isinstance(flux, u.Quantity):
         raise TypeError("flux must be an astropy Quantity in f_lambda or f_nu units")
     try:
+        if flux.unit.is_equivalent(FLAM):
+            return flux.to_value(FLAM)
         return flux.to_value(FLAM, equivalencies=u.spectral_density(wavelength))
     except u.UnitConversionError as exc:
         raise u.UnitsError(f"flux unit {flux.unit} is not a flux density (f_lambda or f_nu)") from exc
@@ -126,11 +130,35 @@ def band_flux(
     grid = np.union1d(f_lam, lam[inside])
     grid = grid[(grid >= lam[0]) & (grid <= lam[-1])]
     t = np.interp(grid, f_lam, f_t, left=0.0, right=0.0)
-    spec = _interp_rows(lam, flam, grid)
+    spec = flam if np.array_equal(grid, lam) else _interp_rows(lam, flam, grid)
     weight = t * grid if filt.weighting == "photon" else t
     mean_flam = np.trapezoid(spec * weight, grid, axis=-1) / np.trapezoid(weight, grid)
-    result = mean_flam * FLAM
-    return result.to(unit, equivalencies=u.spectral_density(filt.wavelength_pivot))
+    if unit == u.Jy:  # the common case, without the (slow) unit equivalency machinery
+        pivot = filt.wavelength_pivot.to_value(u.AA)
+        return mean_flam * pivot**2 / _C_AA * 1e23 * u.Jy
+    return (mean_flam * FLAM).to(unit, equivalencies=u.spectral_density(filt.wavelength_pivot))
+
+
+def band_weights(filt: Filter, wavelength: u.Quantity) -> np.ndarray:
+    """Weights ``w`` such that the band-mean f_lambda of a spectrum sampled at ``wavelength`` is
+    ``flam @ w`` (trapezoid rule, the filter curve interpolated linearly).
+
+    For smooth spectra (blackbodies, pseudo-spectra) sampled finely over the filter this is a
+    matrix product over many spectra at once; tabulated model spectra should use :func:`band_flux`,
+    which integrates on the union of both samplings.
+    """
+    lam = np.asarray(wavelength.to_value(u.AA), dtype=float)
+    t = np.interp(lam, filt.wavelength.to_value(u.AA), filt.transmission, left=0.0, right=0.0)
+    weight = t * lam if filt.weighting == "photon" else t
+    dx = np.diff(lam)
+    trap = np.zeros_like(lam)
+    trap[:-1] += dx / 2
+    trap[1:] += dx / 2
+    w = weight * trap
+    total = w.sum()
+    if total <= 0:
+        raise ValueError(f"the wavelengths {lam[0]:.4g}-{lam[-1]:.4g} AA miss filter {filt.id}")
+    return w / total
 
 
 def band_fluxes(
