@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import time
 from typing import Any, ClassVar, Literal
 
@@ -94,6 +95,18 @@ class GTomo(App):
     has_output: ClassVar[bool] = True
     Params: ClassVar[type[Params]] = GTomoParams
     cli: ClassVar[Any] = gtomo_cli
+
+    def demo(self, folder: pathlib.Path) -> None:
+        """Write the demo data set (under a second): ``demo_cube_density.h5`` in the published layout,
+        its density- and extinction-error cubes, and ``demo_targets.csv`` (1010 stars, two of them bad)."""
+        from .demo import make_demo_cube, make_demo_errors, make_demo_targets
+
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        make_demo_cube(folder / "demo_cube_density.h5")
+        make_demo_errors(folder / "demo_cube_density_errors.h5", kind="density_error")
+        make_demo_errors(folder / "demo_cube_extinct_errors.h5", kind="extinction_error")
+        make_demo_targets(folder / "demo_targets.csv")
 
     def run(self, params: Params, ctx: RunContext) -> None:
         """Integrated extinction for a target table, and optionally a sky map and a clouds table.

@@ -31,7 +31,7 @@ cli = typer.Typer(
     add_completion=False,
 )
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, soft_wrap=True)
 
 _EXPECTED = (CubeFormatError, TargetTableError, NameResolutionError, FetchError, FileNotFoundError,
              ValueError, u.UnitsError)

@@ -152,7 +152,7 @@ def _download(
         done = start
         with open(part, mode) as fh:
             try:
-                for block in response.iter_bytes(chunk_size):
+                for block in response.iter_bytes():
                     fh.write(block)
                     done += len(block)
                     if progress is not None:
