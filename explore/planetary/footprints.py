@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -195,6 +196,7 @@ def lon_extent(geom: BaseGeometry) -> tuple[float, float]:
 # polar stereographic
 
 
+@lru_cache(maxsize=8)
 def _polar_transformers(pole: Pole, target: Body):
     from pyproj import Transformer
 
