@@ -17,7 +17,6 @@ Example
 
 from __future__ import annotations
 
-import importlib.resources
 import pathlib
 
 import astropy.units as u
@@ -26,9 +25,10 @@ from astropy.table import Table
 
 from explore.astro.extinction import band_extinction_ratio
 from explore.astro.filters import get_filter
+from explore.apps.sphot.classify import main_sequence
 from explore.apps.sphot.models import BlackbodyModel, SEDModel, get_model
 
-__all__ = ["DEMO_BANDS", "demo_sample", "main_sequence", "simulate_photometry", "write_demo"]
+__all__ = ["DEMO_BANDS", "demo_sample", "simulate_photometry", "write_demo"]
 
 #: the bands of the demo: 19 from 0.15 to 22 micron
 DEMO_BANDS = (
@@ -48,28 +48,6 @@ _DEPTH = {
     "WISE/WISE.W2": (15.6, 0.02), "WISE/WISE.W3": (11.3, 0.03), "WISE/WISE.W4": (8.0, 0.05),
 }  # fmt: skip
 _BRIGHT = {"2MASS": 4.0, "WISE": 3.0, "GAIA": 3.0, "PAN-STARRS": 12.5, "SLOAN": 12.0, "GALEX": 11.0}
-
-
-def main_sequence() -> Table:
-    """The dwarf sequence of Pecaut & Mamajek (2013, updated 2022): Teff, R (R_sun), M (M_sun)."""
-    path = importlib.resources.files("explore.apps.sphot") / "data" / "mamajek_spt.dat"
-    rows = []
-    for line in path.read_text().splitlines():
-        parts = line.split()
-        if not parts or parts[0].startswith("#") or len(parts) < 30:
-            continue
-        try:
-            teff, radius = float(parts[1]), float(parts[28])
-        except ValueError:
-            continue
-        try:
-            mass = float(parts[29])
-        except ValueError:
-            mass = np.nan
-        rows.append((parts[0], teff, radius, mass))
-    table = Table(rows=rows, names=("spt", "teff", "radius", "mass"))
-    table.sort("teff")
-    return table
 
 
 def simulate_photometry(
@@ -135,7 +113,7 @@ def demo_sample(n: int = 3000, seed: int = 42, bands: tuple[str, ...] = DEMO_BAN
     dwarf = np.isin(kind, ["dwarf", "ir_excess", "uv_excess"])
     nd = int(dwarf.sum())
     # more cool than hot dwarfs, as in a magnitude-limited sample of the disc
-    t_dwarf = 10 ** rng.uniform(np.log10(3600), np.log10(11500), nd) * 0 + 3600 * (11500 / 3600) ** rng.beta(1.2, 1.8, nd)
+    t_dwarf = 3600 * (11500 / 3600) ** rng.beta(1.2, 1.8, nd)
     teff[dwarf] = t_dwarf
     good = np.isfinite(ms["mass"])
     radius[dwarf] = np.interp(t_dwarf, ms["teff"], ms["radius"]) * 10 ** rng.normal(0.03, 0.05, nd)

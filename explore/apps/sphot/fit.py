@@ -599,7 +599,7 @@ class SEDFitter:
             with np.errstate(divide="ignore", invalid="ignore"):
                 snr = plx / phot.parallax_error
             for i in np.flatnonzero((plx > 0) & (snr < 5)):
-                messages[i].append(f"parallax S/N {snr[i]:.2g} < 5: radius and luminosity uncertain (1/parallax distance)")
+                messages[i].append(f"parallax S/N {snr[i]:.1f} < 5: radius and luminosity uncertain (1/parallax distance)")
         return distance
 
     def _external_av(self, phot: Photometry, distance: np.ndarray, messages: list[list[str]]) -> np.ndarray | None:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import astropy.units as u
 import numpy as np
-from scipy.interpolate import RegularGridInterpolator
+from scipy.interpolate import PchipInterpolator
 
 from explore.astro.filters import Filter, get_filter
 from explore.astro.photometry import FLAM, band_flux, band_weights, blackbody_flam
@@ -95,7 +95,7 @@ class GridCoverageError(ValueError):
 
 
 @functools.lru_cache(maxsize=256)
-def _sampling(filt: Filter, n: int = 600) -> tuple[np.ndarray, np.ndarray, float]:
+def _sampling(filt: Filter, n: int = 400) -> tuple[np.ndarray, np.ndarray, float]:
     """A fine log-spaced wavelength grid (AA) over the filter's support, the integration weights on
     it (:func:`~explore.astro.photometry.band_weights`) and the factor from f_lambda to f_nu (Jy)."""
     lam = filt.wavelength.to_value(u.AA)
@@ -208,14 +208,44 @@ class _RegularGrid(SEDModel):
     feh: np.ndarray
 
     def _interpolate(self, values: np.ndarray, teff, logg, feh) -> np.ndarray:
-        """Linear interpolation of ``values`` (nt, ng, nf, m) at the points; outside the grid raises."""
+        """Interpolate ``values`` (nt, ng, nf, m) at the points: monotone cubic (PCHIP) in log Teff,
+        linear in logg and [M/H] (clipped to the grid). Teff outside the grid raises."""
+        teff = np.asarray(teff, dtype=float)
         lo, hi = self.teff[0], self.teff[-1]
         if np.any((teff < lo * (1 - 1e-9)) | (teff > hi * (1 + 1e-9))):
             raise GridCoverageError(f"{self.name} covers Teff {lo:.0f}-{hi:.0f} K only")
-        g = np.clip(logg, self.logg[0], self.logg[-1])
-        z = np.clip(feh, self.feh[0], self.feh[-1])
-        interp = RegularGridInterpolator((np.log10(self.teff), self.logg, self.feh), values, method="cubic")
-        return interp(np.column_stack([np.log10(teff), g, z]))
+        x = np.log10(self.teff)
+        coef = self._pchip(values)
+        xi = np.clip(np.log10(teff), x[0], x[-1])
+        i = np.clip(np.searchsorted(x, xi) - 1, 0, len(x) - 2)
+        dx = (xi - x[i])[:, None]
+        gi, fg = _bracket(self.logg, logg)
+        zi, fz = _bracket(self.feh, feh)
+        out = np.zeros((len(teff), values.shape[-1]))
+        for dg, wg in ((0, 1 - fg), (1, fg)):
+            g_index = np.minimum(gi + dg, len(self.logg) - 1)
+            for dz, wz in ((0, 1 - fz), (1, fz)):
+                z_index = np.minimum(zi + dz, len(self.feh) - 1)
+                c = coef[:, i, g_index, z_index, :]  # (4, n, m)
+                out += (wg * wz)[:, None] * (((c[0] * dx + c[1]) * dx + c[2]) * dx + c[3])
+        return out
+
+    def _pchip(self, values: np.ndarray) -> np.ndarray:
+        """Piecewise-cubic coefficients along log Teff, shape (4, nt - 1, ng, nf, m); cached per array."""
+        key = id(values)
+        cache = self.__dict__.setdefault("_pchip_cache", {})
+        if key not in cache or cache[key][0] is not values:
+            cache[key] = (values, PchipInterpolator(np.log10(self.teff), values, axis=0).c)
+        return cache[key][1]
+
+
+def _bracket(axis: np.ndarray, value) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the grid node below ``value`` and the linear weight of the one above (clipped)."""
+    value = np.clip(np.asarray(value, dtype=float), axis[0], axis[-1])
+    if len(axis) == 1:
+        return np.zeros(value.shape, int), np.zeros(value.shape)
+    i = np.clip(np.searchsorted(axis, value) - 1, 0, len(axis) - 2)
+    return i, (value - axis[i]) / (axis[i + 1] - axis[i])
 
 
 class CK04Model(_RegularGrid):
@@ -229,9 +259,10 @@ class CK04Model(_RegularGrid):
     Notes
     -----
     Grid points without a model (low logg at high Teff, beyond the Eddington limit) are filled with the
-    nearest logg that has one. Interpolation is cubic in log Teff, logg and [M/H] on log flux (linear
-    interpolation leaves kinks at the Teff nodes that a fit to 3% photometry notices); logg
-    and [M/H] outside the grid are clipped to its edges (a white dwarf is modelled at logg 5).
+    nearest logg that has one. Interpolation of log flux is monotone cubic (PCHIP) in log Teff
+    (linear interpolation leaves kinks at the Teff nodes that a fit to 3% photometry notices) and linear
+    in logg and [M/H]; logg and [M/H] outside the grid are clipped to its edges (a white dwarf is
+    modelled at logg 5).
     """
 
     name = "ck04"
@@ -303,7 +334,7 @@ class CK04Model(_RegularGrid):
     @functools.cached_property
     def _anchor_blackbody(self) -> tuple[np.ndarray, np.ndarray]:
         """log10 blackbody band flux in each anchor band on a fine log Teff grid (smooth: interpolable)."""
-        log_t = np.linspace(np.log10(self.teff[0]) - 0.01, np.log10(self.teff[-1]) + 0.01, 1500)
+        log_t = np.linspace(np.log10(self.teff[0]) - 0.01, np.log10(self.teff[-1]) + 0.01, 400)
         table = np.empty((len(log_t), len(self._anchor_filters)))
         for j, filt in enumerate(self._anchor_filters):
             fnu = _smooth_band_flux(filt, lambda lam: blackbody_flam(lam * u.AA, 10**log_t).value)
