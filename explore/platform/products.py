@@ -71,7 +71,10 @@ __all__ = [
     "harvest_ode",
     "index_ode_answer",
     "make_demo_products",
+    "make_demo_index",
     "product_rows",
+    "product_facets",
+    "UpsertReport",
 ]
 
 
@@ -780,3 +783,56 @@ def demo_product_id_pattern(instrument: str) -> re.Pattern[str]:
     """The product-id pattern of a demo instrument (used by tests and docs)."""
     patterns = {"LROC NAC": r"^M\d{9}[LR]E$", "LROC WAC": r"^M\d{9}CE$", "M3": r"^M3G\d{8}T\d{6}_V03_RDN$"}
     return re.compile(patterns.get(instrument, r".+"))
+
+
+def product_facets(session: Session, body: str | None = None) -> list[dict[str, Any]]:
+    """The (body, mission, instrument, product type) sets in the index with their counts, for a
+    search form's choices."""
+    stmt = select(Product.body, Product.mission, Product.instrument, Product.product_type, func.count()) \
+        .group_by(Product.body, Product.mission, Product.instrument, Product.product_type) \
+        .order_by(Product.body, Product.mission, Product.instrument, Product.product_type)
+    if body:
+        stmt = stmt.where(Product.body == body.strip().lower())
+    return [{"body": b, "mission": m, "instrument": i, "product_type": t, "count": int(n)}
+            for b, m, i, t, n in session.execute(stmt)]
+
+
+def _shared_lunar() -> pathlib.Path:
+    import explore
+
+    return pathlib.Path(explore.__file__).resolve().parents[2] / "shared" / "data" / "lunar"
+
+
+def make_demo_index(
+    session: Session,
+    n: int = 5000,
+    *,
+    lunar_root: str | pathlib.Path | None = None,
+) -> dict[str, int]:
+    """The first-run index: ``n`` synthetic products (once), the real labels in
+    ``<lunar_root>/ale_labels`` and the real ODE answers in ``<lunar_root>/ode_samples``.
+
+    ``lunar_root`` defaults to ``../shared/data/lunar``; the prepared ``<data_dir>/moon`` folder has
+    the same layout. Idempotent: running it again adds nothing new.
+    """
+    import json
+
+    root = pathlib.Path(lunar_root) if lunar_root is not None else _shared_lunar()
+    counts: dict[str, int] = {}
+    existing = session.execute(select(func.count()).select_from(Product).where(Product.source == "demo")).scalar_one()
+    counts["synthetic"] = int(make_demo_products(session, n)) if existing == 0 and n else int(existing)  # type: ignore[arg-type]
+    labels = root / "ale_labels"
+    if labels.is_dir():
+        report = index_labels(session, labels)
+        counts["from labels"] = report.added + report.updated
+    answers = sorted((root / "ode_samples").glob("*.json")) if (root / "ode_samples").is_dir() else []
+    counts["from ODE answers"] = 0
+    for path in answers:
+        from explore.planetary.ode import OdeError
+
+        try:
+            report = index_ode_answer(session, json.loads(path.read_text()), default_body="mars")
+        except OdeError:
+            continue  # the saved error answer
+        counts["from ODE answers"] += report.added + report.updated
+    return counts

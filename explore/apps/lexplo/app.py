@@ -79,6 +79,17 @@ class LExplo(App):
 
         return moon_layers(data_dir)
 
+    @staticmethod
+    def vector_layer(name: str, data_dir: str | pathlib.Path | None = None, *,
+                     bbox: tuple[float, float, float, float] | None = None, as_circles: bool = False) -> dict[str, Any]:
+        """A vector overlay (``craters`` or ``psrs``) as GeoJSON; KeyError for another name."""
+        from .layers import craters_geojson, find_moon_data, psrs_geojson
+
+        makers = {"craters": craters_geojson, "psrs": psrs_geojson}
+        if name not in makers:
+            raise KeyError(f"unknown vector layer {name!r}; available: {', '.join(makers)}")
+        return makers[name](find_moon_data(data_dir), bbox=bbox, as_circles=as_circles)
+
     def run(self, params: Params, ctx: RunContext) -> None:
         """Export the box of one layer as ``<layer>.tif`` (plus ``profile.csv`` and ``summary.json``)."""
         assert isinstance(params, LExploParams)

@@ -234,7 +234,8 @@ def prepare_demo_data(data_dir: str | pathlib.Path, source: str | pathlib.Path |
         if (moon / _FILES["ldem_lbl"]).exists():
             return _resolve(moon, moon / "derived").ensure_derived()
         raise MoonDataMissingError(f"no Moon data to copy: {src / _FILES['ldem_lbl']} does not exist")
-    for rel in list(_FILES.values()) + [str(p.relative_to(src)) for p in sorted((src / _SHADOWCAM).glob("*.tif"))]:
+    extra = [p for pattern in (f"{_SHADOWCAM}/*.tif", "ale_labels/*", "ode_samples/*.json") for p in sorted(src.glob(pattern))]
+    for rel in list(_FILES.values()) + [str(p.relative_to(src)) for p in extra]:
         a, b = src / rel, moon / rel
         if a.exists() and not b.exists():
             b.parent.mkdir(parents=True, exist_ok=True)
