@@ -42,13 +42,24 @@ def _loaded(ref: str, loader) -> type:
 
 class Catalogue:
     def __init__(self, extra: list[str] | None = None) -> None:
-        self.apps: dict[str, type[App]] = {}
+        self._apps: dict[str, type[App]] = {}
         self.references: dict[str, str] = {}
         self.broken: dict[str, str] = {}
-        for ep in entry_points(group=GROUP):
-            self._add(ep.name, ep.value, lambda ep=ep: _loaded(ep.value, ep.load))
+        self._pending = {ep.name: ep for ep in entry_points(group=GROUP)}
         for ref in extra or []:
             self._add(ref, ref, lambda ref=ref: _loaded(ref, lambda: load_reference(ref)))
+
+    def _load(self, name: str) -> None:
+        ep = self._pending.pop(name, None)
+        if ep is not None:
+            self._add(ep.name, ep.value, lambda: _loaded(ep.value, ep.load))
+
+    @property
+    def apps(self) -> dict[str, type[App]]:
+        """Every app, importing those not imported yet (a worker imports only the one it runs)."""
+        for name in list(self._pending):
+            self._load(name)
+        return self._apps
 
     def _add(self, name: str, ref: str, loader) -> None:
         try:
@@ -61,7 +72,7 @@ class Catalogue:
             log.info("app %s (%s) could not be loaded: %s", name, ref, exc)
             self.broken[name] = f"{type(exc).__name__}: {exc}"
             return
-        self.apps[cls.id] = cls
+        self._apps[cls.id] = cls
         self.references[cls.id] = f"{cls.__module__}:{cls.__qualname__}"
 
     def list(self, body: str | None = None) -> list[type[App]]:
@@ -69,6 +80,9 @@ class Catalogue:
         return [a for a in apps if body is None or a.body == body]
 
     def get(self, app_id: str) -> type[App]:
+        self._load(app_id)  # entry points are named by app id: import just that one if it is
+        if app_id in self._apps:
+            return self._apps[app_id]
         try:
             return self.apps[app_id]
         except KeyError:

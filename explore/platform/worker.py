@@ -164,7 +164,7 @@ def execute(run_id: str, settings: Settings | None = None, *, in_dask: bool = Fa
     from explore.platform.core import Platform
 
     settings = settings or Settings()
-    platform = Platform(settings, scheduler=False)
+    platform = Platform(settings, scheduler=False, migrate=False)
     runs = platform.runs
     try:
         with platform.db.session() as s:
