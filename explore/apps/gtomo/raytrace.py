@@ -58,12 +58,21 @@ def _axis_start(s, g, n):
     return i, 0, np.inf, np.inf
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract", "arcp", "nsz"})
 def _integrate_ray(data, sx, sy, sz, gx, gy, gz, length):
     nx, ny, nz = data.shape
     i, di, tx, dtx = _axis_start(sx, gx, nx)
     j, dj, ty, dty = _axis_start(sy, gy, ny)
     k, dk, tz, dtz = _axis_start(sz, gz, nz)
+    # the eight corners of the current cell; a step to the next cell keeps the four of the shared face
+    c000 = data[i, j, k]
+    c001 = data[i, j, k + 1]
+    c010 = data[i, j + 1, k]
+    c011 = data[i, j + 1, k + 1]
+    c100 = data[i + 1, j, k]
+    c101 = data[i + 1, j, k + 1]
+    c110 = data[i + 1, j + 1, k]
+    c111 = data[i + 1, j + 1, k + 1]
     total = 0.0
     r = 0.0
     while True:
@@ -73,24 +82,14 @@ def _integrate_ray(data, sx, sy, sz, gx, gy, gz, length):
             half = 0.5 * (end - r)
             mid = r + half
             off = half * _INV_SQRT3
-            c000 = data[i, j, k]
-            c001 = data[i, j, k + 1]
-            c010 = data[i, j + 1, k]
-            c011 = data[i, j + 1, k + 1]
-            c100 = data[i + 1, j, k]
-            c101 = data[i + 1, j, k + 1]
-            c110 = data[i + 1, j + 1, k]
-            c111 = data[i + 1, j + 1, k + 1]
-            ra = mid - off
-            rb = mid + off
-            va = _trilinear(
-                c000, c100, c010, c110, c001, c101, c011, c111,
-                sx + ra * gx - i, sy + ra * gy - j, sz + ra * gz - k,
-            )
-            vb = _trilinear(
-                c000, c100, c010, c110, c001, c101, c011, c111,
-                sx + rb * gx - i, sy + rb * gy - j, sz + rb * gz - k,
-            )
+            fx = sx + mid * gx - i
+            fy = sy + mid * gy - j
+            fz = sz + mid * gz - k
+            ox = off * gx
+            oy = off * gy
+            oz = off * gz
+            va = _trilinear(c000, c100, c010, c110, c001, c101, c011, c111, fx - ox, fy - oy, fz - oz)
+            vb = _trilinear(c000, c100, c010, c110, c001, c101, c011, c111, fx + ox, fy + oy, fz + oz)
             total += half * (va + vb)
         if r_next >= length:
             break
@@ -100,16 +99,52 @@ def _integrate_ray(data, sx, sy, sz, gx, gy, gz, length):
             tx += dtx
             if i < 0 or i > nx - 2:
                 break
+            if di > 0:
+                c000, c001, c010, c011 = c100, c101, c110, c111
+                c100 = data[i + 1, j, k]
+                c101 = data[i + 1, j, k + 1]
+                c110 = data[i + 1, j + 1, k]
+                c111 = data[i + 1, j + 1, k + 1]
+            else:
+                c100, c101, c110, c111 = c000, c001, c010, c011
+                c000 = data[i, j, k]
+                c001 = data[i, j, k + 1]
+                c010 = data[i, j + 1, k]
+                c011 = data[i, j + 1, k + 1]
         elif ty <= tz:
             j += dj
             ty += dty
             if j < 0 or j > ny - 2:
                 break
+            if dj > 0:
+                c000, c001, c100, c101 = c010, c011, c110, c111
+                c010 = data[i, j + 1, k]
+                c011 = data[i, j + 1, k + 1]
+                c110 = data[i + 1, j + 1, k]
+                c111 = data[i + 1, j + 1, k + 1]
+            else:
+                c010, c011, c110, c111 = c000, c001, c100, c101
+                c000 = data[i, j, k]
+                c001 = data[i, j, k + 1]
+                c100 = data[i + 1, j, k]
+                c101 = data[i + 1, j, k + 1]
         else:
             k += dk
             tz += dtz
             if k < 0 or k > nz - 2:
                 break
+            if dk > 0:
+                c000, c010, c100, c110 = c001, c011, c101, c111
+                c001 = data[i, j, k + 1]
+                c011 = data[i, j + 1, k + 1]
+                c101 = data[i + 1, j, k + 1]
+                c111 = data[i + 1, j + 1, k + 1]
+            else:
+                c001, c011, c101, c111 = c000, c010, c100, c110
+                c000 = data[i, j, k]
+                c010 = data[i, j + 1, k]
+                c100 = data[i + 1, j, k]
+                c110 = data[i + 1, j + 1, k]
     return total
 
 
