@@ -379,6 +379,7 @@ class OdeClient:
             if size <= 0:
                 return
             page, total = parse_products_answer(self.query({**params, "limit": size, "offset": offset}), get_body(body).name)
+            page = page[:size]  # a server that ignores limit must not overrun ours
             if page and previous_first is not None and page[0].product_id == previous_first:
                 raise OdeResponseError(f"ODE returned the same page again at offset {offset}: paging is not honoured")
             previous_first = page[0].product_id if page else None

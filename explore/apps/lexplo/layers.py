@@ -278,13 +278,14 @@ def moon_layers(data: MoonData | str | pathlib.Path | None = None) -> dict[str, 
             description="Slope on the sphere from LDEM_4 (Horn 1981), degrees; smooth at 7.6 km per pixel",
             attribution=ATTRIBUTION["elevation"],
         ),
-        "albedo": Layer(
+    }
+    if "albedo" in data.files:
+        layers["albedo"] = Layer(
             "albedo", "Albedo", [Source(data.path("albedo"), vmin=0.0, vmax=255.0, title="USGS global mosaic")] + shadowcam,
             0.0, 255.0, colormap=None, unit="DN",
             description="Global albedo mosaic; ShadowCam 60 m images near the south pole as you zoom in",
             attribution=ATTRIBUTION["albedo"],
-        ),
-    }
+        )
     if shadowcam:
         layers["shadowcam"] = Layer(
             "shadowcam", "ShadowCam 60 m (south pole)",
@@ -432,7 +433,10 @@ def point_values(lon: float, lat: float, data: MoonData | None = None) -> dict[s
 
     data = (data or find_moon_data()).ensure_derived()
     out: dict[str, float | None] = {}
-    for name, path in (("elevation", data.ldem), ("slope", data.derived_path("slope")), ("albedo", data.path("albedo"))):
+    sources = [("elevation", data.ldem), ("slope", data.derived_path("slope"))]
+    if "albedo" in data.files:
+        sources.append(("albedo", data.path("albedo")))
+    for name, path in sources:
         value = point_value(_cached_raster(path), lon, lat)
         out[name] = None if math.isnan(value) else value
     return out
