@@ -14,7 +14,7 @@ from pydantic import field_validator
 from explore.sdk import App, Field, Params, RunContext, WorkspacePath
 
 from .cli import cli as gtomo_cli
-from .law import LAWS, _band_key
+from .law import _band_key
 
 __all__ = ["GTomo", "GTomoParams"]
 

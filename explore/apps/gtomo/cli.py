@@ -15,7 +15,14 @@ import astropy.units as u
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
 from .batch import extinction_table, flag_counts
 from .cube import CubeFormatError, DustCube
@@ -97,7 +104,7 @@ def extinction(
 @cli.command()
 def profile(
     cube: Annotated[pathlib.Path, typer.Option(help="density cube (HDF5, published layout)")],
-    l: Annotated[float, typer.Option("--l", help="Galactic longitude (deg)")],
+    l: Annotated[float, typer.Option("--l", help="Galactic longitude (deg)")],  # noqa: E741 (l is the Galactic longitude)
     b: Annotated[float, typer.Option("--b", help="Galactic latitude (deg)")],
     max_distance: Annotated[float, typer.Option(help="last distance (pc)")],
     out: Annotated[pathlib.Path, typer.Option(help="output table (.csv, .fits, .parquet, .ecsv) or .png plot")],

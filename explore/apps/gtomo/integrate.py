@@ -90,7 +90,7 @@ def _as_values(value: Any, unit: u.UnitBase, name: str) -> np.ndarray:
     return np.atleast_1d(np.asarray(arr, dtype=float))
 
 
-def validate_targets(l: Any, b: Any, distance: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def validate_targets(l: Any, b: Any, distance: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # noqa: E741 (l is the Galactic longitude)
     """Galactic coordinates (deg) and distances (pc) as float arrays, with per-row flags.
 
     Plain numbers are taken as degrees and pc; Quantities are converted. Rows with a bad coordinate or
@@ -135,7 +135,7 @@ def _open(cube: DustCube | str | pathlib.Path, kind: str = "auto") -> DustCube:
 
 def integrate_extinction(
     cube: DustCube | str | pathlib.Path,
-    l: Any,
+    l: Any,  # noqa: E741 (l is the Galactic longitude)
     b: Any,
     distance: Any,
     *,
@@ -254,7 +254,7 @@ def _error_for(
 
 def extinction_to(
     cube: DustCube | str | pathlib.Path,
-    l: Any,
+    l: Any,  # noqa: E741 (l is the Galactic longitude)
     b: Any,
     distance: Any,
     *,

@@ -39,7 +39,7 @@ class Profile:
         Errors, when an error cube was given (see :func:`sightline_profile`).
     """
 
-    l: u.Quantity
+    l: u.Quantity  # noqa: E741 (l is the Galactic longitude)
     b: u.Quantity
     distance: u.Quantity
     density: u.Quantity
@@ -68,7 +68,7 @@ class Profile:
 
 def sightline_profile(
     cube: DustCube | str | pathlib.Path,
-    l: Any,
+    l: Any,  # noqa: E741 (l is the Galactic longitude)
     b: Any,
     max_distance: Any,
     *,

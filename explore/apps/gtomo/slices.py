@@ -262,7 +262,7 @@ def mollweide_image(skymap: SkyMap, width: int = 720) -> tuple[np.ndarray, np.nd
     return image, inside
 
 
-def target_on_slice(s: Slice, l: float, b: float, distance: float) -> tuple[float, float, float]:
+def target_on_slice(s: Slice, l: float, b: float, distance: float) -> tuple[float, float, float]:  # noqa: E741 (l is the Galactic longitude)
     """(u, v, offset from the plane) in pc of a target, to mark it on a slice."""
     x, y, z = galactic_to_xyz(l, b, distance)
     pu, pv, off = s.locate(x, y, z)

@@ -131,7 +131,7 @@ def _values(table: Table, name: str, unit: u.UnitBase) -> np.ndarray:
 class Targets:
     """Targets ready for G-Tomo: Galactic coordinates (deg), distances (pc), and a flag per row."""
 
-    l: np.ndarray
+    l: np.ndarray  # noqa: E741 (l is the Galactic longitude)
     b: np.ndarray
     distance: np.ndarray
     flag: np.ndarray

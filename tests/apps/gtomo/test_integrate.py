@@ -12,7 +12,6 @@ from explore.apps.gtomo import DustCube, Flag, extinction_to, flag_names, integr
 from explore.apps.gtomo.cube import galactic_to_xyz
 from explore.apps.gtomo.raytrace import sample_points
 
-
 UNIFORM_RHO = 1e-3  # the constants of the cubes of conftest.py (checked by test_constants_match_the_cubes)
 SLAB_RHO = 2e-3
 SLAB_H = 50.0
