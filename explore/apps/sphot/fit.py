@@ -16,8 +16,10 @@ per star:
    points), for all stars of a chunk at once;
 2. the minimum refined by a parabola through the three lowest grid points; the 1-sigma Teff
    interval where the profile (scaled by chi2_red when that exceeds 1) rises by 1;
-3. logg from the radius and an assumed mass (``logg = 4.438 + log M - 2 log R``), and a second pass
-   at the nearest grid logg, stars grouped by logg (a loop over at most 11 groups, not over stars);
+3. logg from the radius and an assumed mass (``logg = 4.438 + log M - 2 log R``), and further passes
+   (until logg settles to 0.05 dex) with templates mixed linearly between the two grid logg values
+   around each star's logg: the mix enters the matrix products as a per-star weight, and stars are
+   grouped by their pair of logg nodes (a loop over at most 10 groups, not over stars);
 4. iterative outlier rejection: while the worst band of a star deviates by more than
    ``clip_sigma`` and enough bands remain, drop it and refit (only the stars concerned);
 5. per-band excess significance ``(f_obs - f_model) / sigma_f`` for every band, rejected or not,
@@ -273,20 +275,26 @@ class _Solution:
     edge: np.ndarray
 
 
-def _sums(y: np.ndarray, w: np.ndarray, MT: np.ndarray, M2T: np.ndarray, R: np.ndarray, need_av: bool):
+def _sums(y: np.ndarray, w: np.ndarray, T1: np.ndarray, T2: np.ndarray, f: np.ndarray, R: np.ndarray, need_av: bool):
     """The weighted sums of every (star, Teff) pair: the only O(n*K*B) work, as matrix products.
 
-    ``MT`` and ``M2T`` are the templates and their squares, transposed and C-contiguous, shape (B, K).
+    A star's template is ``M_lo + f * dM``, a linear mix of the tables at the two logg nodes around
+    its logg. ``T1 = [M_lo.T | dM.T]`` (B, 2K) and ``T2 = [(M_lo**2).T | (M_lo*dM).T | (dM**2).T]``
+    (B, 3K), C-contiguous.
     """
     n = len(y)
+    K = T1.shape[1] // 2
+    fc = f[:, None]
     Wy = w * y
     S0 = w.sum(axis=1)
     Sy = Wy.sum(axis=1)
     Syy = (Wy * y).sum(axis=1)
     lhs = np.concatenate([w, Wy, w * R] if need_av else [w, Wy], axis=0)
-    prod = lhs @ MT
-    Q, P = prod[:n], prod[n : 2 * n]
-    Q2 = w @ M2T
+    prod = lhs @ T1
+    mixed = prod[:, :K] + np.tile(fc, (len(lhs) // n, 1)) * prod[:, K:]
+    Q, P = mixed[:n], mixed[n : 2 * n]
+    sq = w @ T2
+    Q2 = sq[:, :K] + 2 * fc * sq[:, K : 2 * K] + fc**2 * sq[:, 2 * K :]
     D0 = Sy[:, None] - Q
     DD = Syy[:, None] - 2.0 * P + Q2
     if not need_av:
@@ -294,7 +302,7 @@ def _sums(y: np.ndarray, w: np.ndarray, MT: np.ndarray, M2T: np.ndarray, R: np.n
     wR = w * R
     S1 = wR.sum(axis=1)
     S2 = (wR * R).sum(axis=1)
-    D1 = (Wy * R).sum(axis=1)[:, None] - prod[2 * n :]
+    D1 = (Wy * R).sum(axis=1)[:, None] - mixed[2 * n :]
     return S0, D0, DD, S1, S2, D1
 
 
@@ -316,7 +324,16 @@ def _solve(S0, D0, DD, S1, S2, D1, fit_av: bool, av_max: float):
 
 
 def _grid_fit(
-    y: np.ndarray, w: np.ndarray, M: np.ndarray, R: np.ndarray, log_t: np.ndarray, fit_av: bool, av_max: float, n_free: int
+    y: np.ndarray,
+    w: np.ndarray,
+    M: np.ndarray,
+    dM: np.ndarray,
+    f: np.ndarray,
+    R: np.ndarray,
+    log_t: np.ndarray,
+    fit_av: bool,
+    av_max: float,
+    n_free: int,
 ) -> _Solution:
     """Fit every star of a chunk on the Teff grid, then refine (see the module docstring)."""
     n, K = len(y), len(log_t)
@@ -325,8 +342,9 @@ def _grid_fit(
     with np.errstate(invalid="ignore", divide="ignore"):
         offset = np.where(S0 > 0, (w * y).sum(axis=1) / S0, 0.0)
     yc = np.where(w > 0, y - offset[:, None], 0.0)
-    MT = np.ascontiguousarray(M.T)
-    sums = _sums(yc, w, MT, np.ascontiguousarray((M * M).T), R, fit_av)
+    T1 = np.ascontiguousarray(np.concatenate([M, dM], axis=0).T)
+    T2 = np.ascontiguousarray(np.concatenate([M * M, M * dM, dM * dM], axis=0).T)
+    sums = _sums(yc, w, T1, T2, f, R, fit_av)
     mu_k, av_k, chi2_k = _solve(*sums, fit_av, av_max)
     chi2_k = np.maximum(chi2_k, 0.0)
     rows = np.arange(n)
@@ -345,6 +363,7 @@ def _grid_fit(
     lo = np.where(delta >= 0, kc, kc - 1)
     frac = np.where(delta >= 0, delta, 1 + delta)
     M_best = M[lo] * (1 - frac[:, None]) + M[lo + 1] * frac[:, None]
+    M_best += f[:, None] * (dM[lo] * (1 - frac[:, None]) + dM[lo + 1] * frac[:, None])
     sums_b = _sums_rows(yc, w, M_best, R, fit_av)
     mu_b, av_b, chi2_b = _solve(*sums_b, fit_av, av_max)
     chi2_b = np.maximum(np.minimum(chi2_b, chi2_k[rows, k]), 0.0)
@@ -552,13 +571,13 @@ class SEDFitter:
         todo = np.flatnonzero(fittable)
         self._fit_groups(sol, todo, y, weight, R, log_t, model, phot.filter_ids, logg_star, feh_star, fit_av, n_free, report, 0.0, 0.45)
         if self.logg is None and len(model.logg_nodes) > 1:
-            nodes = model.logg_nodes
-            for step in range(3):  # until the logg node of no star changes (usually 1-2 passes)
+            nodes = np.asarray(model.logg_nodes, dtype=float)
+            for step in range(3):  # until no star's logg moves by more than 0.05 dex (usually 1-2 passes)
                 radius = 10 ** (-0.2 * sol.mu) * distance * PC_IN_RSUN
                 ok = fittable & np.isfinite(radius) & (radius > 0)
                 implied = LOGG_SUN + np.log10(self.mass) - 2 * np.log10(np.where(ok, radius, 1.0))
-                new_logg = np.where(ok, _nearest(implied, nodes), logg_star)
-                change = np.flatnonzero(new_logg != logg_star)
+                new_logg = np.where(ok, np.clip(implied, nodes[0], nodes[-1]), logg_star)
+                change = np.flatnonzero(np.abs(new_logg - logg_star) > 0.05)
                 if change.size == 0:
                     break
                 logg_star = new_logg
@@ -631,23 +650,33 @@ class SEDFitter:
         return np.where(bad, 0.0, av)
 
     def _fit_groups(self, sol, stars, y, weight, R, log_t, model, filter_ids, logg_star, feh_star, fit_av, n_free, report, p0, p1):
-        """Fit ``stars`` in chunks, grouped by their (logg, [M/H]) grid node."""
+        """Fit ``stars`` in chunks, grouped by the pair of logg nodes around their logg and their [M/H] node."""
         if len(stars) == 0:
             return
-        g_nodes = _nearest(logg_star[stars], model.logg_nodes)
+        g_lo, g_frac = _bracket_nodes(logg_star[stars], model.logg_nodes)
         z_nodes = _nearest(feh_star[stars], model.feh_nodes)
-        keys = np.stack([g_nodes, z_nodes], axis=1)
+        keys = np.stack([g_lo, z_nodes], axis=1)
         groups, inverse = np.unique(keys, axis=0, return_inverse=True)
         done, total = 0, len(stars)
         for gi, (g, z) in enumerate(groups):
-            members = stars[inverse.ravel() == gi]
-            M = self._templates(model, log_t, float(g), float(z), filter_ids)
+            sel = inverse.ravel() == gi
+            members, frac = stars[sel], g_frac[sel]
+            M, dM = self._template_pair(model, log_t, int(g), float(z), filter_ids)
             for start in range(0, len(members), self.chunk_size):
-                idx = members[start : start + self.chunk_size]
-                part = _grid_fit(y[idx], weight[idx], M, R, log_t, fit_av, self.av_max, n_free)
+                part_idx = slice(start, start + self.chunk_size)
+                idx = members[part_idx]
+                part = _grid_fit(y[idx], weight[idx], M, dM, frac[part_idx], R, log_t, fit_av, self.av_max, n_free)
                 _store(sol, idx, part)
                 done += len(idx)
                 report(p0 + (p1 - p0) * done / total, f"fitted {done} of {total} stars")
+
+    def _template_pair(self, model: SEDModel, log_t: np.ndarray, g_index: int, feh: float, filter_ids: Sequence[str]):
+        """Templates at logg node ``g_index`` and the difference to the next node (zero for a single node)."""
+        nodes = np.asarray(model.logg_nodes, dtype=float)
+        M = self._templates(model, log_t, float(nodes[g_index]), feh, filter_ids)
+        if len(nodes) == 1:
+            return M, np.zeros_like(M)
+        return M, self._templates(model, log_t, float(nodes[g_index + 1]), feh, filter_ids) - M
 
     def _templates(self, model: SEDModel, log_t: np.ndarray, logg: float, feh: float, filter_ids: Sequence[str]) -> np.ndarray:
         zp = np.array([get_filter(f).zero_point().to_value(u.Jy) for f in filter_ids])
@@ -663,20 +692,22 @@ class SEDFitter:
         idx = stars[ok]
         teff = 10 ** sol.log_teff[idx]
         # interpolate in the cached template tables of the star's group: exact and vectorised
-        g_nodes = _nearest(logg_star[idx], model.logg_nodes)
+        g_lo, g_frac = _bracket_nodes(logg_star[idx], model.logg_nodes)
         z_nodes = _nearest(feh_star[idx], model.feh_nodes)
-        keys = np.stack([g_nodes, z_nodes], axis=1)
+        keys = np.stack([g_lo, z_nodes], axis=1)
         groups, inverse = np.unique(keys, axis=0, return_inverse=True)
         log_t = self._last_log_t
         res = np.empty((len(idx), len(filter_ids)))
         for gi, (g, z) in enumerate(groups):
             sel = inverse.ravel() == gi
-            M = self._templates(model, log_t, float(g), float(z), filter_ids)
+            M, dM = self._template_pair(model, log_t, int(g), float(z), filter_ids)
             x = np.log10(teff[sel])
             pos = np.clip((x - log_t[0]) / (log_t[1] - log_t[0]), 0, len(log_t) - 1.000001)
             k = np.floor(pos).astype(int)
             f = (pos - k)[:, None]
-            res[sel] = M[k] * (1 - f) + M[np.minimum(k + 1, len(log_t) - 1)] * f
+            k1 = np.minimum(k + 1, len(log_t) - 1)
+            mix = g_frac[sel][:, None]
+            res[sel] = M[k] * (1 - f) + M[k1] * f + mix * (dM[k] * (1 - f) + dM[k1] * f)
         out[ok] = res + sol.mu[idx, None] + sol.av[idx, None] * R[None, :]
         return out
 
@@ -763,6 +794,16 @@ class SEDFitter:
         table.meta["model"] = model.name
         table.meta["extinction_law"] = f"{self.law} R(V)={self.rv}"
         return table
+
+
+def _bracket_nodes(values: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of the node below each value and the linear weight of the node above (clipped to the nodes)."""
+    nodes = np.asarray(nodes, dtype=float)
+    v = np.clip(np.asarray(values, dtype=float), nodes[0], nodes[-1])
+    if len(nodes) == 1:
+        return np.zeros(len(v), int), np.zeros(len(v))
+    i = np.clip(np.searchsorted(nodes, v) - 1, 0, len(nodes) - 2)
+    return i, (v - nodes[i]) / (nodes[i + 1] - nodes[i])
 
 
 def _nearest(values: np.ndarray, nodes: np.ndarray) -> np.ndarray:
