@@ -27,7 +27,7 @@ import datetime as dt
 import math
 import pathlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,7 @@ __all__ = [
     "index_ode_answer",
     "make_demo_products",
     "make_demo_index",
+    "bulk_insert_products",
     "product_rows",
     "product_facets",
     "UpsertReport",
@@ -194,8 +195,8 @@ def install_spatial_index(connection: Connection) -> None:
         connection.exec_driver_sql(statement)
     if name == "sqlite":  # rows inserted before the triggers existed
         connection.exec_driver_sql(
-            "INSERT INTO products_rtree SELECT id, lon_min, lon_max, lat_min, lat_max FROM products "
-            "WHERE lon_min IS NOT NULL AND id NOT IN (SELECT id FROM products_rtree)"
+            "INSERT OR REPLACE INTO products_rtree SELECT id, lon_min, lon_max, lat_min, lat_max FROM products "
+            "WHERE lon_min IS NOT NULL"
         )
 
 
@@ -618,19 +619,21 @@ DEMO_KINDS = (
 )
 
 
-def _product_id(kind: _Kind, k: int, t: dt.datetime, rng: np.random.Generator) -> str:
+def _product_id(kind: _Kind, k: int, t: dt.datetime) -> str:
+    """A product id in the instrument's real pattern, unique for k < 1e7 (time-based ids are made
+    unique by the caller)."""
     if kind.instrument == "LROC NAC":
         return f"M{100000000 + k * 37 % 899999999:09d}{'LR'[k % 2]}E"
     if kind.instrument == "LROC WAC":
         return f"M{100000000 + k * 53 % 899999999:09d}CE"
     if kind.mission == "Clementine":
         letter = {"UVVIS": "LUA", "NIR": "LNA", "LWIR": "LLA", "HIRES": "LHA"}[kind.instrument]
-        return f"{letter}{k % 10000:04d}{'ABCDEFGHJKLMNPQRSTUVWXYZ'[k % 24]}.{k % 1000:03d}"
+        return f"{letter}{k // 1000 % 10000:04d}{'ABCDEFGHJKLMNPQRSTUVWXYZ'[k % 24]}.{k % 1000:03d}"
     if kind.instrument == "M3":
         return f"M3G{t:%Y%m%dT%H%M%S}_V03_RDN"
     if kind.instrument in ("TC", "MI"):
         prefix = "TC1S2B0" if kind.instrument == "TC" else "MNA_2B2"
-        return f"{prefix}_01_{k % 99999:05d}S{k % 900:03d}E{k % 3600:04d}"
+        return f"{prefix}_01_{k // 10 % 100000:05d}S{k % 900:03d}E{k % 3600:04d}"
     return f"ch2_ohr_ncp_{t:%Y%m%dT%H%M%S}{k % 10000:04d}_d_img_d18"
 
 
@@ -640,8 +643,7 @@ def make_demo_products(
     *,
     seed: int = 20090618,
     body: str = "moon",
-    batch_size: int = 20_000,
-    progress: Callable[[int, int], None] | None = None,
+    batch_size: int = 50_000,
 ) -> int | list[dict[str, Any]]:
     """A deterministic demo index of ``n`` realistic lunar products.
 
@@ -651,9 +653,16 @@ def make_demo_products(
     it). Angles are drawn the way they are distributed in practice (incidence 0..90, emission
     mostly near nadir, phase within geometric limits). The same ``seed`` gives the same products.
 
-    With a session the products are inserted (in batches) and the count is returned; with
-    ``session=None`` the column dictionaries are returned instead.
+    With a session the products are inserted (:func:`bulk_insert_products`) and the count is
+    returned; with ``session=None`` the column dictionaries are returned instead.
     """
+    rows = _demo_rows(n, seed, body)
+    if session is None:
+        return list(rows)
+    return bulk_insert_products(session, rows, batch_size=batch_size)
+
+
+def _demo_rows(n: int, seed: int, body: str) -> Iterator[dict[str, Any]]:
     from pyproj import Transformer
 
     from explore.planetary.bodies import body as get_body
@@ -711,8 +720,6 @@ def make_demo_products(
     xs_s, ys_s = polar_s.transform(lon_c, lat_c)
     xs_n, ys_n = polar_n.transform(lon_c, lat_c)
 
-    rows: list[dict[str, Any]] = []
-    inserted = 0
     now = utcnow()
     # plain Python numbers for the per-product loop (numpy scalars are slow one by one)
     lon_l, lat_l = lon_c.tolist(), lat_c.tolist()
@@ -727,6 +734,7 @@ def make_demo_products(
     ring5 = "POLYGON ((%.5f %.5f, %.5f %.5f, %.5f %.5f, %.5f %.5f, %.5f %.5f))"
     ring1 = "POLYGON ((%.1f %.1f, %.1f %.1f, %.1f %.1f, %.1f %.1f, %.1f %.1f))"
     kinds = kind_index.tolist()
+    used: set[tuple[str, str]] = set()
     for i in range(n):
         kind = DEMO_KINDS[kinds[i]]
         start = dt.datetime.fromtimestamp(start_l[i], dt.UTC).replace(microsecond=0)
@@ -750,8 +758,13 @@ def make_demo_products(
             wkt, polar_wkt, pole = fp.wkt, fp.polar_wkt, fp.pole
             bbox = [fp.lon_min, fp.lon_max, fp.lat_min, fp.lat_max]
             c_lon, c_lat = fp.centre_lon, fp.centre_lat
-        pid = _product_id(kind, i, start, rng)
-        rows.append({
+        pid = _product_id(kind, i, start)
+        while (kind.instrument, pid) in used:  # two observations in the same second: the next second
+            start += dt.timedelta(seconds=1)
+            stop += dt.timedelta(seconds=1)
+            pid = _product_id(kind, i, start)
+        used.add((kind.instrument, pid))
+        yield {
             "body": target.name, "mission": kind.mission, "instrument": kind.instrument,
             "product_type": kind.product_type, "product_id": pid, "data_set_id": kind.data_set_id,
             "start_time": start, "stop_time": stop,
@@ -762,21 +775,7 @@ def make_demo_products(
             "lon_min": bbox[0], "lon_max": bbox[1], "lat_min": bbox[2], "lat_max": bbox[3],
             "files": [], "urls": {}, "extra": {"demo": True}, "source": "demo",
             "created": now, "updated": now,
-        })
-        if session is not None and len(rows) >= batch_size:
-            session.execute(insert(Product), rows)
-            inserted += len(rows)
-            rows = []
-            if progress is not None:
-                progress(inserted, n)
-    if session is None:
-        return rows
-    if rows:
-        session.execute(insert(Product), rows)
-        inserted += len(rows)
-    if progress is not None:
-        progress(inserted, n)
-    return inserted
+        }
 
 
 def demo_product_id_pattern(instrument: str) -> re.Pattern[str]:
@@ -836,3 +835,43 @@ def make_demo_index(
             continue  # the saved error answer
         counts["from ODE answers"] += report.added + report.updated
     return counts
+
+
+_SECONDARY_INDEXES = {
+    "ix_products_body_instrument": "products (body, mission, instrument, product_type)",
+    "ix_products_start_time": "products (start_time)",
+    "ix_products_incidence": "products (incidence)",
+    "ix_products_bbox": "products (lat_min, lat_max, lon_min, lon_max)",
+}
+
+
+def bulk_insert_products(session: Session, rows: Iterable[dict[str, Any]], batch_size: int = 50_000) -> int:
+    """Insert many new product rows fast (a first harvest, the demo index, a benchmark).
+
+    On SQLite the secondary indexes and the R*Tree triggers are dropped during the load and rebuilt
+    once at the end (building an index over sorted data beats updating it a million times); other
+    databases insert in batches. Rows must be new (no merging): use :func:`upsert_products` for that.
+    """
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        drop_spatial_index(connection)
+        for name in _SECONDARY_INDEXES:
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+    n = 0
+    batch: list[dict[str, Any]] = []
+    table = Product.__table__
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            connection.execute(table.insert(), batch)
+            n += len(batch)
+            batch = []
+    if batch:
+        connection.execute(table.insert(), batch)
+        n += len(batch)
+    if sqlite:
+        for name, target in _SECONDARY_INDEXES.items():
+            connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+        install_spatial_index(connection)  # creates the R*Tree again and fills it from the table
+    return n
