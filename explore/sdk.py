@@ -216,6 +216,23 @@ class Session(Protocol):
         read: Access | None = None,
         write: Access | None = None,
     ) -> AnnotationRecord: ...
+    def update_annotation(
+        self,
+        annotation_id: int,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        object_ids: Sequence[str] | None = None,
+        region: dict[str, Any] | None = None,
+        read: Access | None = None,
+        write: Access | None = None,
+    ) -> AnnotationRecord:
+        """Change an annotation the user may write (``AnnotationRecord.can_write``); arguments left
+        None keep their stored value. Only the author may change ``read`` and ``write``."""
+        ...
+    def delete_annotation(self, annotation_id: int) -> None:
+        """Delete an annotation the user may write (``PermissionError`` otherwise)."""
+        ...
 
     # selections (the selection bus)
     def save_selection(

@@ -1,0 +1,355 @@
+"""The annotation layer: an "Annotate" action on any plot of an app, annotations drawn on the plots they
+belong to, and the app's list of annotations (editable by those with write access).
+
+An annotation is stored by the platform through :class:`explore.sdk.Session` (``annotate``,
+``annotations``, ``update_annotation``, ``delete_annotation``). It may carry the plot region the user was
+looking at (``{"type": "box", "x": [x0, x1], "y": [y0, y1], "x_dim": ..., "y_dim": ...}``, drawn as a
+translucent rectangle labelled with the title) and the ids of selected objects (drawn as ringed markers
+when the plot belongs to a :class:`explore.viz.linked.LinkedViews`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+import panel as pn
+import panel_material_ui as pmui
+import param
+
+from explore.sdk import Access, AnnotationRecord, Session
+from explore.viz.linked import LinkedViews
+
+__all__ = ["AnnotationForm", "AnnotationLayer", "AnnotatedView", "annotation_elements"]
+
+LEVELS = ["private", "shared", "public"]
+REGION_COLOR = "#ff8f00"
+OBJECT_COLOR = "#00c853"
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+class AnnotationForm(param.Parameterized):
+    """What the Annotate dialog edits: the text and who may read and write the annotation."""
+
+    title = param.String(default="", label="Title")
+    description = param.String(default="", label="Description")
+    read_level = param.Selector(default="private", objects=LEVELS, label="Who may read")
+    read_users = param.String(default="", label="Readers: users (comma separated)")
+    read_groups = param.String(default="", label="Readers: groups (comma separated)")
+    write_level = param.Selector(default="private", objects=LEVELS, label="Who may edit")
+    write_users = param.String(default="", label="Editors: users (comma separated)")
+    write_groups = param.String(default="", label="Editors: groups (comma separated)")
+    attach_selection = param.Boolean(default=True, label="Attach the selected objects")
+    attach_region = param.Boolean(default=True, label="Attach the plot region in view")
+    editing = param.Integer(default=None, allow_None=True, doc="id of the annotation being edited; None: a new one")
+    open = param.Boolean(default=False, doc="whether the dialog is shown")
+    error = param.String(default="")
+
+    def access(self, kind: str) -> Access:
+        """The read (``kind="read"``) or write access chosen in the form."""
+        level = getattr(self, f"{kind}_level")
+        if level == "shared":
+            return Access("shared", users=_split(getattr(self, f"{kind}_users")),
+                          groups=_split(getattr(self, f"{kind}_groups")))
+        return Access(level)
+
+    def load(self, record: AnnotationRecord) -> None:
+        """Fill the form from an existing annotation (to edit it)."""
+        values: dict[str, Any] = dict(title=record.title, description=record.description,
+                                      editing=record.id, error="")
+        for kind in ("read", "write"):
+            access: Access = getattr(record, kind)
+            values[f"{kind}_level"] = access.level
+            values[f"{kind}_users"] = ", ".join(access.users)
+            values[f"{kind}_groups"] = ", ".join(access.groups)
+        self.param.update(**values)
+
+    def reset(self) -> None:
+        """Empty the form for a new annotation."""
+        self.param.update(title="", description="", read_level="private", read_users="", read_groups="",
+                          write_level="private", write_users="", write_groups="", editing=None, error="")
+
+    def dialog(self, on_save: Any, *, allow_attach: bool = True, selection_visible: Any = True) -> pmui.Dialog:
+        """The modal dialog bound to this form; ``on_save`` runs when the user presses Save."""
+        shared = lambda kind: self.param[f"{kind}_level"].rx() == "shared"  # noqa: E731
+        fields: list[Any] = [
+            pmui.TextInput.from_param(self.param.title, sizing_mode="stretch_width"),
+            pmui.TextAreaInput.from_param(self.param.description, sizing_mode="stretch_width"),
+        ]
+        for kind in ("read", "write"):
+            fields += [
+                pmui.RadioButtonGroup.from_param(self.param[f"{kind}_level"]),
+                pmui.TextInput.from_param(self.param[f"{kind}_users"], visible=shared(kind)),
+                pmui.TextInput.from_param(self.param[f"{kind}_groups"], visible=shared(kind)),
+            ]
+        if allow_attach:
+            fields += [pmui.Checkbox.from_param(self.param.attach_selection, visible=selection_visible),
+                       pmui.Checkbox.from_param(self.param.attach_region)]
+        fields += [
+            pn.pane.Markdown(self.param.error, styles={"color": "#c62828"}),
+            pn.Row(pmui.Button(label="Save", variant="contained", on_click=on_save),
+                   pmui.Button(label="Cancel", variant="text", on_click=lambda *_: setattr(self, "open", False))),
+        ]
+        return pmui.Dialog(*fields, open=self.param.open, title="Annotation", width_option="sm")
+
+
+def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = "y",
+                        positions: Any = None) -> hv.Overlay:
+    """The annotations of one view as plot elements.
+
+    Parameters
+    ----------
+    records
+        Annotations of the view.
+    x, y
+        The names of the plot's axes (the elements share them, so they overlay on its axes).
+    positions
+        ``f(object_ids) -> (xs, ys)``: where the annotated objects are on this plot; None draws none.
+
+    Returns
+    -------
+    holoviews.Overlay
+        ``Rectangles`` of the regions, ``Labels`` with their titles, and ``Points`` of the annotated
+        objects (always all three, possibly empty, so the overlay keeps its shape).
+    """
+    boxes, labels, objects = [], [], {x: [], y: [], "title": []}
+    for record in records:
+        region = record.region or {}
+        if region.get("type", "box") == "box" and "x" in region and "y" in region:
+            (x0, x1), (y0, y1) = sorted(map(float, region["x"])), sorted(map(float, region["y"]))
+            boxes.append((x0, y0, x1, y1, record.title))
+            labels.append((x0, y1, record.title))
+        if record.object_ids and positions is not None:
+            xs, ys = positions(record.object_ids)
+            objects[x] += list(xs)
+            objects[y] += list(ys)
+            objects["title"] += [record.title] * len(xs)
+    rects = hv.Rectangles(boxes, kdims=[x, y, f"{x}_end", f"{y}_end"], vdims=["title"]).opts(
+        fill_color=REGION_COLOR, fill_alpha=0.12, line_color=REGION_COLOR, line_dash="dashed", line_width=2,
+        tools=["hover"])
+    text = hv.Labels(labels, kdims=[x, y], vdims=["title"]).opts(
+        text_color="#e65100", text_align="left", text_baseline="bottom", text_font_size="11pt",
+        xoffset=0, yoffset=0)
+    marks = hv.Points(pd.DataFrame(objects), kdims=[x, y], vdims=["title"]).opts(
+        marker="circle", size=11, fill_alpha=0, line_color=OBJECT_COLOR, line_width=2, tools=["hover"])
+    return hv.Overlay([rects, text, marks])
+
+
+class AnnotationLayer(pn.viewable.Viewer):
+    """The annotations of one app session: wraps its plots and lists its annotations.
+
+    Parameters
+    ----------
+    session
+        The app's :class:`explore.sdk.Session`.
+    linked
+        The :class:`LinkedViews` whose selection an annotation may attach, and that places annotated
+        objects on its plots; optional.
+
+    Example
+    -------
+    >>> notes = AnnotationLayer(session, linked=linked)
+    >>> umap = notes.wrap(linked.scatter("umap_x", "umap_y", name="umap"), view="umap")
+    >>> pn.Column(umap, notes)        # the plot with its Annotate button, then the list
+    """
+
+    annotations = param.List(default=[], doc="the app's annotations the user may read", precedence=-1)
+    message = param.String(default="")
+
+    def __init__(self, session: Session, *, linked: LinkedViews | None = None, **params: Any) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.linked = linked
+        self.form = AnnotationForm(name="edit")
+        self.views: dict[str, AnnotatedView] = {}
+        self.refresh()
+
+    def refresh(self, *_: Any) -> list[AnnotationRecord]:
+        """Reload the annotations from the platform."""
+        self.annotations = list(self.session.annotations())
+        return self.annotations
+
+    def of_view(self, view: str) -> list[AnnotationRecord]:
+        return [a for a in self.annotations if a.view == view]
+
+    def wrap(self, plot: Any, *, view: str, x: str | None = None, y: str | None = None) -> AnnotatedView:
+        """Give ``plot`` an Annotate button and draw the annotations of ``view`` on it.
+
+        ``x`` and ``y`` name the plot's axes; for a plot made by ``linked.scatter(name=view)`` they are
+        found from ``linked``.
+        """
+        if (x is None or y is None) and self.linked is not None and view in self.linked.plot_names:
+            x, y = self.linked.axes(view)
+        annotated = AnnotatedView(self, plot, view=view, x=x or "x", y=y or "y")
+        self.views[view] = annotated
+        return annotated
+
+    # ---- platform calls --------------------------------------------------------------------------
+    def create(self, view: str, form: AnnotationForm, *, object_ids: list[str] | None = None,
+               region: dict[str, Any] | None = None) -> AnnotationRecord | None:
+        """Store a new annotation of ``view`` from a filled form."""
+        if not form.title.strip():
+            form.error = "An annotation needs a title."
+            return None
+        record = self.session.annotate(view, form.title.strip(), form.description, object_ids=object_ids,
+                                       region=region, read=form.access("read"), write=form.access("write"))
+        self.message = f"Annotation “{record.title}” saved."
+        self.refresh()
+        return record
+
+    def update(self, annotation_id: int, form: AnnotationForm) -> AnnotationRecord | None:
+        """Store the edited text and access of an annotation."""
+        if not form.title.strip():
+            form.error = "An annotation needs a title."
+            return None
+        stored = next((a for a in self.annotations if a.id == annotation_id), None)
+        access = {kind: form.access(kind) for kind in ("read", "write")}
+        # only the author may change access: send it only when it changed, so editors can fix text
+        changed = {k: v for k, v in access.items() if stored is None or getattr(stored, k) != v}
+        record = self.session.update_annotation(annotation_id, title=form.title.strip(),
+                                                description=form.description, **changed)
+        self.message = f"Annotation “{record.title}” updated."
+        self.refresh()
+        return record
+
+    def delete(self, annotation_id: int) -> None:
+        """Delete an annotation (the platform checks the write access)."""
+        self.session.delete_annotation(annotation_id)
+        self.message = "Annotation deleted."
+        self.refresh()
+
+    def edit(self, annotation_id: int) -> None:
+        """Open the edit dialog on an annotation."""
+        record = next((a for a in self.annotations if a.id == annotation_id), None)
+        if record is None:
+            raise KeyError(f"no annotation {annotation_id} in this app")
+        if not record.can_write:
+            raise PermissionError(f"you may read annotation “{record.title}” but not change it")
+        self.form.load(record)
+        self.form.open = True
+
+    def _save_edit(self, *_: Any) -> None:
+        try:
+            if self.form.editing is not None and self.update(self.form.editing, self.form) is not None:
+                self.form.open = False
+        except (PermissionError, ValueError) as exc:
+            self.form.error = str(exc)
+
+    # ---- the list --------------------------------------------------------------------------------
+    @param.depends("annotations")
+    def _list(self) -> pn.viewable.Viewable:
+        if not self.annotations:
+            return pn.pane.Markdown("No annotations yet: press *Annotate* on a plot.")
+        rows = []
+        for record in self.annotations:
+            where = []
+            if record.region:
+                where.append("region")
+            if record.object_ids:
+                where.append(f"{len(record.object_ids):,} objects")
+            text = (f"**{record.title}** · {record.view} · {record.author} · {record.read.level}"
+                    + (f" · {', '.join(where)}" if where else "")
+                    + (f"<br>{record.description}" if record.description else ""))
+            edit = pmui.Button(label="Edit", variant="text", disabled=not record.can_write,
+                               on_click=lambda _, i=record.id: self.edit(i))
+            delete = pmui.Button(label="Delete", variant="text", color="error", disabled=not record.can_write,
+                                 on_click=lambda _, i=record.id: self.delete(i))
+            rows.append(pn.Row(pn.pane.Markdown(text, sizing_mode="stretch_width"), edit, delete))
+        return pn.Column(*rows, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.Row(pmui.Typography("Annotations", variant="h6"),
+                   pmui.Button(label="Refresh", variant="text", on_click=self.refresh)),
+            self._list,
+            self.form.dialog(self._save_edit, allow_attach=False),
+            sizing_mode="stretch_width",
+        )
+
+
+class AnnotatedView(pn.viewable.Viewer):
+    """One plot with an Annotate button and its annotations drawn on it (made by
+    :meth:`AnnotationLayer.wrap`)."""
+
+    view = param.String(doc="the view name annotations attach to")
+    x_range = param.Tuple(default=None, allow_None=True, length=2, doc="x range in view (from the plot)")
+    y_range = param.Tuple(default=None, allow_None=True, length=2, doc="y range in view (from the plot)")
+
+    def __init__(self, layer: AnnotationLayer, plot: Any, *, view: str, x: str, y: str) -> None:
+        super().__init__(view=view)
+        self.layer = layer
+        self.plot = plot
+        self.x, self.y = x, y
+        self.form = AnnotationForm(name=f"annotate {view}")
+        self._overlay = hv.DynamicMap(self._elements,
+                                      streams=[hv.streams.Params(parameterized=layer, parameters=["annotations"])])
+        self.range_stream = hv.streams.RangeXY(source=self._overlay)
+        self.range_stream.add_subscriber(self._on_range)
+
+    def _on_range(self, x_range: Any = None, y_range: Any = None) -> None:
+        self.param.update(x_range=tuple(x_range) if x_range is not None else None,
+                          y_range=tuple(y_range) if y_range is not None else None)
+
+    def _positions(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        linked = self.layer.linked
+        pos = linked.positions_of(ids)
+        return linked.column(self.x)[pos], linked.column(self.y)[pos]
+
+    def _elements(self, annotations: list[AnnotationRecord]) -> hv.Overlay:
+        linked = self.layer.linked
+        can_place = linked is not None and self.x in linked.data.columns and self.y in linked.data.columns
+        records = [a for a in annotations if a.view == self.view]
+        return annotation_elements(records, self.x, self.y, self._positions if can_place else None)
+
+    def overlay(self) -> hv.DynamicMap:
+        """The annotations of this view as a DynamicMap to overlay on the plot (``plot * overlay``)."""
+        return self._overlay
+
+    def region(self) -> dict[str, Any] | None:
+        """The plot region in view, as stored with an annotation; None before the plot has reported it."""
+        if self.x_range is None or self.y_range is None:
+            return None
+        return {"type": "box", "x": [float(v) for v in self.x_range], "y": [float(v) for v in self.y_range],
+                "x_dim": self.x, "y_dim": self.y}
+
+    def _selection_exists(self) -> bool:
+        return self.layer.linked is not None and self.layer.linked.n_selected > 0
+
+    def open_dialog(self, *_: Any) -> None:
+        """Open the Annotate dialog for a new annotation of this view."""
+        self.form.reset()
+        self.form.attach_selection = self._selection_exists()
+        self.form.open = True
+
+    def submit(self, *_: Any) -> AnnotationRecord | None:
+        """Store the annotation described by the form (what the dialog's Save button does)."""
+        object_ids = None
+        if self.form.attach_selection and self._selection_exists():
+            object_ids = [str(i) for i in self.layer.linked.selected_ids()]
+        region = self.region() if self.form.attach_region else None
+        try:
+            record = self.layer.create(self.view, self.form, object_ids=object_ids, region=region)
+        except (PermissionError, ValueError) as exc:
+            self.form.error = str(exc)
+            return None
+        if record is not None:
+            self.form.open = False
+        return record
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        selection_visible = True
+        if self.layer.linked is not None:
+            selection_visible = self.layer.linked.param.selection.rx().rx.pipe(len) > 0
+        else:
+            self.form.attach_selection = False
+        return pn.Column(
+            pn.Row(pmui.Button(label="Annotate", icon="edit_note", variant="outlined", on_click=self.open_dialog),
+                   pn.pane.Markdown(self.layer.param.message, margin=(5, 10))),
+            pn.pane.HoloViews(self.plot * self._overlay),
+            self.form.dialog(self.submit, selection_visible=selection_visible),
+        )

@@ -1,0 +1,132 @@
+"""The annotation layer: the dialog creates the right record; annotations are drawn on their plot and
+listed, editable and deletable only with write access."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+import pytest
+
+from explore.sdk import Access
+from explore.viz.annotate import AnnotationLayer, annotation_elements
+from explore.viz.linked import LinkedViews
+
+hv.extension("bokeh")
+
+
+@pytest.fixture
+def linked(grid_table):
+    return LinkedViews(grid_table, id_column="id", dataset="demo/grid.parquet")
+
+
+def buttons(viewable, label):
+    """The pmui buttons with this label inside a Panel layout."""
+    return [b for b in viewable.select() if getattr(b, "label", None) == label]
+
+
+def test_annotate_dialog_creates_the_record_with_region_objects_and_access(linked, session):
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    panel = sky.__panel__()
+    linked.select_box("x", "y", (0, 0, 1, 0))
+    sky.range_stream.event(x_range=(-1.0, 4.0), y_range=(2.0, 7.5))  # what the browser reports on zoom
+
+    buttons(panel, "Annotate")[0].clicks += 1
+    assert sky.form.open and sky.form.attach_selection  # offered because a selection exists
+    sky.form.param.update(title=" Binary candidates ", description="look again", read_level="shared",
+                          read_users="bob", read_groups="gaia, apogee", write_level="private")
+    buttons(panel, "Save")[0].clicks += 1
+
+    (args, kwargs), = session.calls_to("annotate")
+    assert args == ("sky", "Binary candidates", "look again")
+    assert kwargs["object_ids"] == ["s0", "s1"]
+    assert kwargs["region"] == {"type": "box", "x": [-1.0, 4.0], "y": [2.0, 7.5], "x_dim": "x", "y_dim": "y"}
+    assert kwargs["read"] == Access("shared", users=["bob"], groups=["gaia", "apogee"])
+    assert kwargs["write"] == Access("private")
+    assert not sky.form.open
+    assert [a.title for a in layer.annotations] == ["Binary candidates"]
+
+
+def test_a_title_is_required_and_unticked_attachments_stay_off(linked, session):
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    linked.select_positions([4])
+    sky.range_stream.event(x_range=(0.0, 1.0), y_range=(0.0, 1.0))
+    sky.open_dialog()
+    assert sky.submit() is None and "needs a title" in sky.form.error and sky.form.open
+    sky.form.param.update(title="whole plot note", attach_selection=False, attach_region=False)
+    record = sky.submit()
+    assert record.object_ids is None and record.region is None
+
+
+def test_annotations_are_drawn_as_elements_on_their_own_plot(linked, session):
+    session.annotate("sky", "A cluster", region={"type": "box", "x": [2.0, 4.0], "y": [5.0, 6.0]})
+    session.annotate("sky", "Two stars", object_ids=["s23", "s45"])
+    session.annotate("cmd", "Elsewhere", region={"type": "box", "x": [10, 11], "y": [0, 1]})
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    rects, labels, points = sky.overlay()[()]
+    assert isinstance(rects, hv.Rectangles) and isinstance(labels, hv.Labels) and isinstance(points, hv.Points)
+    assert [tuple(r) for r in rects.array()] == [(2.0, 5.0, 4.0, 6.0, "A cluster")]
+    assert labels.dimension_values("title").tolist() == ["A cluster"]
+    assert (labels.dimension_values("x")[0], labels.dimension_values("y")[0]) == (2.0, 6.0)  # top-left corner
+    assert sorted(zip(points["x"], points["y"], strict=True)) == [(3.0, 2.0), (5.0, 4.0)]  # s23, s45
+    assert set(points["title"]) == {"Two stars"}
+    assert rects.kdims[0].name == "x" and points.kdims[1].name == "y"  # on the plot's own axes
+
+    layer.refresh()
+    session.annotate("sky", "Later", region={"type": "box", "x": [0, 1], "y": [0, 1]})
+    layer.refresh()
+    assert len(sky.overlay()[()].get(0)) == 2  # the plot follows the list
+
+
+def test_elements_without_annotations_keep_their_shape():
+    overlay = annotation_elements([], "ra", "dec")
+    assert [type(e).__name__ for e in overlay] == ["Rectangles", "Labels", "Points"]
+    assert all(len(e) == 0 for e in overlay)
+
+
+def test_the_list_edits_and_deletes_with_write_access_only(linked, session):
+    mine = session.annotate("sky", "mine", read=Access("public"), write=Access("private"))
+    theirs = session.add_foreign_annotation(title="theirs", write=Access("private"))
+    shared = session.add_foreign_annotation(title="team", write=Access("shared", users=["alice"]))
+    layer = AnnotationLayer(session, linked=linked)
+    view = layer._list()
+    rows = {r[0].object.split("**")[1]: r for r in view}
+    assert rows["theirs"][1].disabled and rows["theirs"][2].disabled
+    assert not rows["mine"][1].disabled and not rows["team"][2].disabled
+    with pytest.raises(PermissionError):
+        layer.edit(theirs.id)
+
+    rows["team"][1].clicks += 1  # Edit
+    assert layer.form.open and layer.form.title == "team" and layer.form.editing == shared.id
+    layer.form.title = "team (checked)"
+    layer._save_edit()
+    (args, kwargs), = session.calls_to("update_annotation")
+    assert args == (shared.id,) and kwargs == {"title": "team (checked)", "description": ""}  # access untouched
+    assert not layer.form.open
+
+    layer.edit(mine.id)
+    layer.form.read_level = "private"
+    layer._save_edit()
+    assert session.calls_to("update_annotation")[-1][1]["read"] == Access("private")
+
+    rows = {r[0].object.split("**")[1]: r for r in layer._list()}
+    rows["mine"][2].clicks += 1  # Delete
+    assert session.calls_to("delete_annotation") == [((mine.id,), {})]
+    assert sorted(a.title for a in layer.annotations) == ["team (checked)", "theirs"]
+
+
+def test_annotated_plot_and_list_build_as_panel_models(linked, session):
+    session.annotate("sky", "A cluster", region={"type": "box", "x": [2.0, 4.0], "y": [5.0, 6.0]})
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    root = pn.Column(sky, layer).get_root()
+    models = root.references()
+    quads = [m for m in models if type(m).__name__ == "GlyphRenderer" and type(m.glyph).__name__ == "Quad"]
+    assert len(quads) == 1  # the region is a rectangle glyph on the figure
+    data = quads[0].data_source.data
+    assert (list(data["left"]), list(data["right"]), list(data["bottom"]), list(data["top"])) == ([2.0], [4.0], [5.0], [6.0])
+    texts = [m for m in models if type(m).__name__ == "GlyphRenderer" and type(m.glyph).__name__ == "Text"]
+    assert [list(t.data_source.data["title"]) for t in texts] == [["A cluster"]]
+    assert any(type(m).__name__.startswith("Dialog") for m in models)
