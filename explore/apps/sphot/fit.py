@@ -621,8 +621,8 @@ class SEDFitter:
                 break
             used[redo, worst[redo]] = False
             w_iter = np.where(used, weight, 0.0)
-            p0 = 0.85 + 0.04 * iteration
-            self._fit_groups(sol, redo, y, w_iter, R, log_t, model, phot.filter_ids, logg_star, feh_star, fit_av, n_free, report, p0, p0 + 0.04)
+            p0 = 0.85 + 0.12 * iteration / max(self.max_rejected, 1)
+            self._fit_groups(sol, redo, y, w_iter, R, log_t, model, phot.filter_ids, logg_star, feh_star, fit_av, n_free, report, p0, p0 + 0.12 / max(self.max_rejected, 1))
         report(0.97, "excess significance")
         self.results_ = self._results(phot, filters, sol, valid, used, y, weight, distance, logg_star, feh_star, av_ext, R, model, ir_band, uv_band, fittable, n_free, messages)
         self.filter_ids_ = list(phot.filter_ids)
