@@ -81,8 +81,11 @@ def pick_showcase(result: Table, n: int = 6) -> list[int]:
     picks: list[int] = []
     ok = np.isfinite(np.asarray(result["teff"], float))
     excess_cols = [c for c in result.colnames if c.endswith("_excess_sigma")]
-    strongest = np.nanmax(np.column_stack([np.asarray(result[c], float) for c in excess_cols]), axis=1) if excess_cols else np.zeros(len(result))
-    strongest = np.where(np.isfinite(strongest), strongest, -np.inf)
+    if excess_cols:
+        excess = np.column_stack([np.asarray(result[c], float) for c in excess_cols])
+        strongest = np.where(np.isfinite(excess), excess, -np.inf).max(axis=1)
+    else:
+        strongest = np.zeros(len(result))
     for flag in ("ir_excess", "uv_excess"):
         rows = np.flatnonzero(np.asarray(result[flag], bool) & ok)
         if rows.size:
