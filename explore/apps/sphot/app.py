@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar, Literal
 
-from explore.sdk import App, Field, Params, RunContext, WorkspacePath
+from explore.sdk import App, Field, Params, RunContext, Session, WorkspacePath
 
 from .cli import cli as sphot_cli
 
@@ -66,6 +66,14 @@ class SPhot(App):
     has_output: ClassVar[bool] = True
     Params: ClassVar[type[Params]] = SPhotParams
     cli: ClassVar[Any] = sphot_cli
+
+    def view(self, session: Session) -> Any:
+        """The interactive view (:class:`.view.SPhotView`): a star's SED with its model, rejected points,
+        residuals and a per-band table that refits, and the sample's HR, excess-vs-luminosity and
+        excess-vs-position plots, linked. Imported here so that the catalogue's import stays light."""
+        from .view import SPhotView
+
+        return SPhotView(session)
 
     def run(self, params: Params, ctx: RunContext) -> None:
         """Fit the input table and write into ``ctx.output``: ``sphot_results.{parquet,fits,csv}``,
