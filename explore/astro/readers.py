@@ -347,6 +347,11 @@ def read_spectra_table(
     path = _path(source)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
+    if path.suffix.lower() == ".ecsv":
+        import csv
+
+        # ECSV stores each spectrum as one JSON field, longer than the csv module's default limit
+        csv.field_size_limit(max(csv.field_size_limit(), 2**30))
     try:
         table = Table.read(path, format="parquet") if path.suffix.lower() == ".parquet" else Table.read(path)
     except Exception as exc:  # astropy raises many kinds for unreadable tables
