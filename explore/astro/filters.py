@@ -342,7 +342,7 @@ def resolve_filter_id(name: str) -> str:
     raise UnknownFilterError(f"unknown filter id {name!r}{hint}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(fid: str) -> Filter:
     return read_svo_filter(_PATHS[fid])
 

@@ -45,6 +45,7 @@ def test_registry_covers_the_surveys_with_known_filters():
         get_catalogue("nope")
 
 
+@pytest.mark.filterwarnings("ignore:ERFA function")
 def test_propagation_agrees_with_astropy_space_motion():
     rng = np.random.default_rng(3)
     ra = np.r_[rng.uniform(0, 360, 50), 10.0, 200.0]
@@ -74,7 +75,7 @@ def test_crossmatch_nearest_within_radius_duplicates_and_blends():
     ra = np.array([10.0, 20.0, 30.0, 40.0])
     dec = np.array([0.0, 10.0, -20.0, 45.0])
     cat_ra, cat_dec = [], []
-    for (r, d), (e, n) in zip(zip(ra, dec), [(0.5, 0.2), (3.0, 0.0), (0.3, 0.0), (0.0, 1.0)]):
+    for (r, d), (e, n) in zip(zip(ra, dec, strict=True), [(0.5, 0.2), (3.0, 0.0), (0.3, 0.0), (0.0, 1.0)], strict=True):
         a, b = _offset(r, d, e, n)
         cat_ra.append(a)
         cat_dec.append(b)

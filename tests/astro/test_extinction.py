@@ -6,7 +6,13 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from explore.astro.extinction import a_lambda_over_a_v, av_to_ebv, band_extinction_ratio, ebv_to_av, extinction_law
+from explore.astro.extinction import (
+    a_lambda_over_a_v,
+    av_to_ebv,
+    band_extinction_ratio,
+    ebv_to_av,
+    extinction_law,
+)
 
 
 def test_the_law_is_normalised_at_v():

@@ -118,7 +118,7 @@ def write_outputs(
         "fitted": int(np.isfinite(np.asarray(result["teff"], float)).sum()),
         "ir_excess": int(np.sum(result["ir_excess"])),
         "uv_excess": int(np.sum(result["uv_excess"])),
-        "classes": {str(c): int(k) for c, k in zip(classes, counts)},
+        "classes": {str(c): int(k) for c, k in zip(classes, counts, strict=True)},
         "filters": filters,
         "column_messages": list(result.meta.get("column_messages", [])),
         "model": result.meta.get("model"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pathlib
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 import astropy.units as u
@@ -32,12 +32,12 @@ cli = typer.Typer(
 _err = Console(stderr=True)
 
 
-class Grid(str, Enum):
+class Grid(StrEnum):
     ck04 = "ck04"
     blackbody = "blackbody"
 
 
-class Extinction(str, Enum):
+class Extinction(StrEnum):
     none = "none"
     fit = "fit"
     gtomo = "gtomo"

@@ -23,10 +23,10 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
-from explore.astro.extinction import band_extinction_ratio
-from explore.astro.filters import get_filter
 from explore.apps.sphot.classify import main_sequence
 from explore.apps.sphot.models import BlackbodyModel, SEDModel, get_model
+from explore.astro.extinction import band_extinction_ratio
+from explore.astro.filters import get_filter
 
 __all__ = ["DEMO_BANDS", "demo_sample", "simulate_photometry", "write_demo"]
 

@@ -38,9 +38,9 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
+from explore.apps.sphot.models import SEDModel, get_model
 from explore.astro.extinction import DEFAULT_LAW, DEFAULT_RV, band_extinction_ratio
 from explore.astro.filters import UnknownFilterError, get_filter, resolve_filter_id
-from explore.apps.sphot.models import SEDModel, get_model
 
 __all__ = [
     "Photometry",
@@ -770,7 +770,7 @@ class SEDFitter:
         over = np.nan_to_num(excess, nan=-np.inf) >= self.excess_sigma
         ir_excess = (over & ir_band[None, :]).any(axis=1)
         uv_excess = (over & uv_band[None, :]).any(axis=1)
-        excess_bands = [";".join(f for f, o in zip(phot.filter_ids, row) if o) for row in over]
+        excess_bands = [";".join(f for f, o in zip(phot.filter_ids, row, strict=True) if o) for row in over]
 
         status = np.where(fittable, "ok", "not_fitted").astype(object)
         for i in np.flatnonzero(fittable & sol.edge):
@@ -778,7 +778,7 @@ class SEDFitter:
             messages[i].append(f"Teff at the edge of the searched range ({10 ** self._last_log_t[0]:.0f}-{10 ** self._last_log_t[-1]:.0f} K)")
         rejected = valid & ~used & fittable[:, None]
         for i in np.flatnonzero(rejected.any(axis=1)):
-            names = ", ".join(f for f, r in zip(phot.filter_ids, rejected[i]) if r)
+            names = ", ".join(f for f, r in zip(phot.filter_ids, rejected[i], strict=True) if r)
             messages[i].append(f"rejected as outliers: {names}")
 
         table = Table()

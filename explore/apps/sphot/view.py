@@ -156,7 +156,7 @@ class SPhotView(pn.viewable.Viewer):
         self._row = {sid: i for i, sid in enumerate(ids)}
         self._build_sample()
         self.param.star.objects = ids
-        first = next((sid for sid, ir in zip(ids, np.asarray(results["ir_excess"], bool)) if ir), ids[0])
+        first = next((sid for sid, ir in zip(ids, np.asarray(results["ir_excess"], bool), strict=True) if ir), ids[0])
         if self.star == first:
             self._show_star()
         else:
@@ -208,7 +208,7 @@ class SPhotView(pn.viewable.Viewer):
         :attr:`bands`); the results and the band table follow. Returns the star's new result row."""
         row = self._row[self.star]
         if use is None:
-            use = dict(zip(self.bands["filter"], self.bands["use"]))
+            use = dict(zip(self.bands["filter"], self.bands["use"], strict=True))
         one = self.photometry[row : row + 1].copy()
         for fid in self.filter_ids:
             if fid in one.colnames and not use.get(fid, True):
@@ -227,7 +227,7 @@ class SPhotView(pn.viewable.Viewer):
         self._build_sample_row(row)
         self.bands = band_table(self.photometry, self.results, row, self.filter_ids)
         self.bands["use"] = [use.get(f, False) and np.isfinite(m) and bool(self.results[f"{f}_used"][row])
-                             for f, m in zip(self.bands["filter"], self.bands["mag"])]
+                             for f, m in zip(self.bands["filter"], self.bands["mag"], strict=True)]
         return self.results[row]
 
     def _excess(self, fid: str, row: int, model_mag: float) -> float:
@@ -288,7 +288,7 @@ class SPhotView(pn.viewable.Viewer):
 
         def edited(event: Any) -> None:
             if event.column == "use":
-                self.refit(dict(zip(table.value["filter"], table.value["use"])))
+                self.refit(dict(zip(table.value["filter"], table.value["use"], strict=True)))
 
         table.on_edit(edited)
 

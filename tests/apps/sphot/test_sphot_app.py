@@ -112,8 +112,8 @@ def test_cli_demo_and_filters(tmp_path):
 
 def test_extinction_from_a_gtomo_cube(demo_dir, tmp_path):
     gtomo = pytest.importorskip("explore.apps.gtomo")
-    from astropy.coordinates import SkyCoord
     import astropy.units as u
+    from astropy.coordinates import SkyCoord
 
     from explore.apps.gtomo.demo import make_demo_cube
 

@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from astropy.table import Table
 
-from explore.astro.extinction import band_extinction_ratio
-from explore.astro.filters import get_filter
 from explore.apps.sphot.demo import simulate_photometry
 from explore.apps.sphot.fit import SEDFitter, fit_photometry, photometry_from_table
+from explore.astro.filters import get_filter
 
 BANDS = (
     "GALEX/GALEX.NUV", "SLOAN/SDSS.u", "GAIA/GAIA3.Gbp", "GAIA/GAIA3.G", "GAIA/GAIA3.Grp", "PAN-STARRS/PS1.g",
@@ -77,7 +76,7 @@ def test_known_extinction_given_from_outside(sample):
 
     def a_v(ra, dec, distance):
         calls.append(len(ra))
-        lookup = dict(zip(np.round(table["ra"][:60], 8), truth["av"][:60]))
+        lookup = dict(zip(np.round(table["ra"][:60], 8), truth["av"][:60], strict=True))
         return np.array([lookup[r] for r in np.round(ra, 8)])
 
     from_callable = SEDFitter("ck04", extinction=a_v).fit(table[:60]).results_

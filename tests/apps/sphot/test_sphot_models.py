@@ -6,8 +6,6 @@ import astropy.units as u
 import numpy as np
 import pytest
 
-from explore.astro.filters import get_filter
-from explore.astro.photometry import band_flux, blackbody_flam
 from explore.apps.sphot.models import (
     CK04_COLUMNS,
     BlackbodyModel,
@@ -16,6 +14,8 @@ from explore.apps.sphot.models import (
     SpectralGridModel,
     get_model,
 )
+from explore.astro.filters import get_filter
+from explore.astro.photometry import band_flux, blackbody_flam
 
 LAM = np.geomspace(900.0, 3.0e6, 40000) * u.AA
 PER_UM = u.erg / u.s / u.cm**2 / u.um

@@ -106,7 +106,7 @@ def test_excluding_a_band_refits_the_star(view):
     view.star = next(s for s, r in view._row.items() if view.results["n_bands"][r] >= 10 and not view.results["ir_excess"][r])
     row = view._row[view.star]
     before = float(view.results["teff"][row])
-    use = dict(zip(view.bands["filter"], view.bands["use"]))
+    use = dict(zip(view.bands["filter"], view.bands["use"], strict=True))
     optical = [f for f in use if use[f] and f.startswith(("GAIA", "PAN-STARRS", "SLOAN"))]
     for fid in optical:
         use[fid] = False
