@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pathlib
 import time
 from typing import Any, ClassVar, Literal
 
@@ -74,6 +75,17 @@ class SPhot(App):
         from .view import SPhotView
 
         return SPhotView(session)
+
+    def demo(self, folder: pathlib.Path) -> None:
+        """Write the demo data set (a few seconds): ``sphot_demo.csv`` (3000 stars in 18 bands, with injected
+        infrared and ultraviolet excess), ``sphot_demo_truth.csv`` (what was injected) and
+        ``sphot_demo_results.parquet`` (their fit with A_V free)."""
+        from .batch import fit_table
+        from .demo import write_demo
+        from .tables import read_table, write_table
+
+        path = write_demo(folder)
+        write_table(fit_table(read_table(path), extinction="fit"), pathlib.Path(folder) / "sphot_demo_results.parquet")
 
     def run(self, params: Params, ctx: RunContext) -> None:
         """Fit the input table and write into ``ctx.output``: ``sphot_results.{parquet,fits,csv}``,

@@ -131,3 +131,15 @@ def test_extinction_from_a_gtomo_cube(demo_dir, tmp_path):
     assert np.asarray(fitted["av"])[inside] == pytest.approx(a0[inside], rel=1e-6)
     beyond = ~np.isfinite(a0) & (np.asarray(table["parallax"]) > 0)
     assert all("no extinction value" in m for m in np.asarray(fitted["message"])[beyond])
+
+
+def test_demo_data_set_for_the_platform(tmp_path, monkeypatch):
+    import explore.apps.sphot.demo as demo_module
+
+    original = demo_module.write_demo
+    monkeypatch.setattr(demo_module, "write_demo", lambda folder: original(folder, n=300))  # 3000 on the platform
+    assert SPhot.has_demo()
+    SPhot().demo(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} >= {"sphot_demo.csv", "sphot_demo_truth.csv", "sphot_demo_results.parquet"}
+    results = Table.read(tmp_path / "sphot_demo_results.parquet")
+    assert len(results) == 300 and np.isfinite(np.asarray(results["teff"], float)).mean() > 0.99
