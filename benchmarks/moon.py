@@ -112,15 +112,14 @@ def bench_search(n: int, workdir: pathlib.Path, repeats: int) -> None:
 
     # the same products in memory for the linear scan
     con = sqlite3.connect(workdir / "products.db")
-    rows = con.execute("SELECT id, footprint, incidence, emission, phase, start_time, stop_time FROM products ORDER BY id").fetchall()
+    rows = con.execute("SELECT id, footprint, incidence, emission, start_time, stop_time FROM products ORDER BY id").fetchall()
     con.close()
     ids = np.array([r[0] for r in rows])
     geoms = shapely.from_wkt([r[1] for r in rows])
     inc = np.array([r[2] for r in rows], dtype=float)
     emi = np.array([r[3] for r in rows], dtype=float)
-    pha = np.array([r[4] for r in rows], dtype=float)
-    start = np.array([r[5] for r in rows], dtype="datetime64[us]")
-    stop = np.array([r[6] for r in rows], dtype="datetime64[us]")
+    start = np.array([r[4] for r in rows], dtype="datetime64[us]")
+    stop = np.array([r[5] for r in rows], dtype="datetime64[us]")
     del rows
 
     rng = np.random.default_rng(3)

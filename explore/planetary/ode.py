@@ -383,8 +383,7 @@ class OdeClient:
             if page and previous_first is not None and page[0].product_id == previous_first:
                 raise OdeResponseError(f"ODE returned the same page again at offset {offset}: paging is not honoured")
             previous_first = page[0].product_id if page else None
-            for record in page:
-                yield record
+            yield from page
             seen += len(page)
             offset += len(page)
             if on_page is not None:

@@ -44,7 +44,6 @@ from sqlalchemy import (
     and_,
     event,
     func,
-    insert,
     or_,
     select,
     text,
@@ -166,17 +165,26 @@ class Product(Base):
 # --------------------------------------------------------------------------------------------
 # the spatial index
 
+# The SQLite R*Tree indexes four dimensions: longitude, latitude, observation time (Julian days) and
+# incidence angle, so a region + time + incidence query is answered by the tree itself. Unknown times
+# or angles span the whole axis (the exact filters on the products table then decide).
+_RTREE_VALUES = (
+    "NEW.id, NEW.lon_min, NEW.lon_max, NEW.lat_min, NEW.lat_max, "
+    "coalesce(julianday(NEW.start_time), -1e9), coalesce(julianday(coalesce(NEW.stop_time, NEW.start_time)), 1e9), "
+    "coalesce(NEW.incidence, -1e9), coalesce(NEW.incidence, 1e9)"
+)
 _SQLITE_DDL = [
-    "CREATE VIRTUAL TABLE IF NOT EXISTS products_rtree USING rtree(id, lon_min, lon_max, lat_min, lat_max)",
-    """CREATE TRIGGER IF NOT EXISTS products_rtree_insert AFTER INSERT ON products
+    "CREATE VIRTUAL TABLE IF NOT EXISTS products_rtree USING rtree("
+    "id, lon_min, lon_max, lat_min, lat_max, t_min, t_max, inc_min, inc_max)",
+    f"""CREATE TRIGGER IF NOT EXISTS products_rtree_insert AFTER INSERT ON products
        WHEN NEW.lon_min IS NOT NULL BEGIN
-         INSERT INTO products_rtree VALUES (NEW.id, NEW.lon_min, NEW.lon_max, NEW.lat_min, NEW.lat_max);
+         INSERT INTO products_rtree VALUES ({_RTREE_VALUES});
        END""",
-    """CREATE TRIGGER IF NOT EXISTS products_rtree_update AFTER UPDATE OF lon_min, lon_max, lat_min, lat_max ON products
+    f"""CREATE TRIGGER IF NOT EXISTS products_rtree_update
+       AFTER UPDATE OF lon_min, lon_max, lat_min, lat_max, start_time, stop_time, incidence ON products
        BEGIN
          DELETE FROM products_rtree WHERE id = OLD.id;
-         INSERT INTO products_rtree SELECT NEW.id, NEW.lon_min, NEW.lon_max, NEW.lat_min, NEW.lat_max
-           WHERE NEW.lon_min IS NOT NULL;
+         INSERT INTO products_rtree SELECT {_RTREE_VALUES} WHERE NEW.lon_min IS NOT NULL;
        END""",
     """CREATE TRIGGER IF NOT EXISTS products_rtree_delete AFTER DELETE ON products
        BEGIN
@@ -195,8 +203,9 @@ def install_spatial_index(connection: Connection) -> None:
         connection.exec_driver_sql(statement)
     if name == "sqlite":  # rows inserted before the triggers existed
         connection.exec_driver_sql(
-            "INSERT OR REPLACE INTO products_rtree SELECT id, lon_min, lon_max, lat_min, lat_max FROM products "
-            "WHERE lon_min IS NOT NULL"
+            "INSERT OR REPLACE INTO products_rtree SELECT "
+            + _RTREE_VALUES.replace("NEW.", "")
+            + " FROM products WHERE lon_min IS NOT NULL"
         )
 
 
@@ -345,16 +354,35 @@ def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _spatial_condition(session: Session, region: Region) -> Any:
+def _julian_day(value: dt.datetime) -> float:
+    return value.timestamp() / 86400.0 + 2440587.5
+
+
+def _spatial_condition(session: Session, region: Region, query: ProductQuery | None = None) -> Any:
     dialect = session.get_bind().dialect.name
     windows = region.lon_windows()
     params: dict[str, float] = {"s": region.lat_min, "n": region.lat_max}
     if dialect == "sqlite":
+        extra = ""
+        if query is not None:
+            start, stop = _utc(query.start), _utc(query.stop)
+            if start is not None:
+                params["t0"] = _julian_day(start)
+                extra += " AND t_max >= :t0"
+            if stop is not None:
+                params["t1"] = _julian_day(stop)
+                extra += " AND t_min <= :t1"
+            if query.min_incidence is not None:
+                params["i0"] = query.min_incidence
+                extra += " AND inc_max >= :i0"
+            if query.max_incidence is not None:
+                params["i1"] = query.max_incidence
+                extra += " AND inc_min <= :i1"
         parts = []
         for k, (w, e) in enumerate(windows):
             params[f"w{k}"], params[f"e{k}"] = w, e
             parts.append(f"SELECT id FROM products_rtree WHERE lat_max >= :s AND lat_min <= :n "
-                         f"AND lon_max >= :w{k} AND lon_min <= :e{k}")
+                         f"AND lon_max >= :w{k} AND lon_min <= :e{k}{extra}")
         sub = text(" UNION ".join(parts)).bindparams(**params).columns(id=Integer).subquery("hits")
         return Product.id.in_(select(sub.c.id))
     if dialect == "postgresql":
@@ -417,7 +445,7 @@ def search_products(session: Session, query: ProductQuery) -> SearchResult:
                                      .limit(query.limit).offset(query.offset)))
         return SearchResult(int(total), items, query.limit, query.offset, (time.perf_counter() - started) * 1e3)
 
-    conds.append(_spatial_condition(session, region))
+    conds.append(_spatial_condition(session, region, query))
     rows = session.execute(
         select(Product.id, Product.lon_min, Product.lon_max, Product.lat_min, Product.lat_max, Product.footprint)
         .where(*conds).order_by(*order)

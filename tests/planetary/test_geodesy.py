@@ -74,7 +74,7 @@ def test_path_sampling_includes_corners_and_crosses_180():
     assert lon.max() > 179.0 and lon[lon < 0].min() < -179.0  # crossed at 180, not back through 0
     assert not np.any((lon > -170.0) & (lon < 170.0))
     assert np.all(np.diff(d) > 0)
-    assert (-170.0, 0.0) in {(round(a, 9), round(b, 9)) for a, b in zip(lon, lat)}
+    assert (-170.0, 0.0) in {(round(a, 9), round(b, 9)) for a, b in zip(lon, lat, strict=True)}
 
 
 def test_circle_has_its_radius():
