@@ -153,7 +153,8 @@ def harvest_ode(
 ) -> None:
     """Harvest products from PDS ODE REST into the index (needs ihid, iid and pt, or --list-sets)."""
     from explore.planetary.ode import OdeClient, OdeError
-    from explore.platform.products import SearchError, harvest_ode as harvest
+    from explore.platform.products import SearchError
+    from explore.platform.products import harvest_ode as harvest
     from explore.web.api.products import parse_bbox
 
     try:

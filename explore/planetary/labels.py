@@ -29,7 +29,12 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from explore.planetary.bodies import BODIES
-from explore.planetary.footprints import Footprint, FootprintError, footprint_from_bbox, footprint_from_corners
+from explore.planetary.footprints import (
+    Footprint,
+    FootprintError,
+    footprint_from_bbox,
+    footprint_from_corners,
+)
 
 __all__ = [
     "LabelError",
