@@ -117,7 +117,7 @@ def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = 
         ``Rectangles`` of the regions, ``Labels`` with their titles, and ``Points`` of the annotated
         objects (always all three, possibly empty, so the overlay keeps its shape).
     """
-    boxes, labels, objects = [], [], {x: [], y: [], "title": []}
+    boxes, labels, objects = [], [], {x: [], y: [], "title": [], "marker_size": []}
     for record in records:
         region = record.region or {}
         if region.get("type", "box") == "box" and "x" in region and "y" in region:
@@ -129,14 +129,16 @@ def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = 
             objects[x] += list(xs)
             objects[y] += list(ys)
             objects["title"] += [record.title] * len(xs)
+            # rings around a few objects; small dots where thousands would cover the plot
+            objects["marker_size"] += [11 if len(xs) <= 1000 else 4] * len(xs)
     rects = hv.Rectangles(boxes, kdims=[x, y, f"{x}_end", f"{y}_end"], vdims=["title"]).opts(
         fill_color=REGION_COLOR, fill_alpha=0.12, line_color=REGION_COLOR, line_dash="dashed", line_width=2,
         tools=["hover"])
     text = hv.Labels(labels, kdims=[x, y], vdims=["title"]).opts(
-        text_color="#e65100", text_align="left", text_baseline="bottom", text_font_size="11pt",
-        xoffset=0, yoffset=0)
-    marks = hv.Points(pd.DataFrame(objects), kdims=[x, y], vdims=["title"]).opts(
-        marker="circle", size=11, fill_alpha=0, line_color=OBJECT_COLOR, line_width=2, tools=["hover"])
+        text_color="#e65100", text_align="left", text_baseline="top", text_font_size="11pt",
+        xoffset=0, yoffset=0, text_font_style="bold")
+    marks = hv.Points(pd.DataFrame(objects), kdims=[x, y], vdims=["title", "marker_size"]).opts(
+        marker="circle", size="marker_size", fill_alpha=0, line_color=OBJECT_COLOR, line_width=2, tools=["hover"])
     return hv.Overlay([rects, text, marks])
 
 
@@ -286,10 +288,14 @@ class AnnotatedView(pn.viewable.Viewer):
         self.plot = plot
         self.x, self.y = x, y
         self.form = AnnotationForm(name=f"annotate {view}")
-        self._overlay = hv.DynamicMap(self._elements,
-                                      streams=[hv.streams.Params(parameterized=layer, parameters=["annotations"])])
-        self.range_stream = hv.streams.RangeXY(source=self._overlay)
+        self._cache: tuple[list[AnnotationRecord], hv.Overlay] | None = None
+        # the range stream is an input of the overlay (redrawing a few glyphs on zoom is cheap): a
+        # stream that is only linked by its source reports nothing when that source is an overlay
+        self.range_stream = hv.streams.RangeXY()
         self.range_stream.add_subscriber(self._on_range)
+        self._overlay = hv.DynamicMap(self._elements, streams=[
+            hv.streams.Params(parameterized=layer, parameters=["annotations"]), self.range_stream])
+        self._display = plot * self._overlay
 
     def _on_range(self, x_range: Any = None, y_range: Any = None) -> None:
         self.param.update(x_range=tuple(x_range) if x_range is not None else None,
@@ -300,11 +306,15 @@ class AnnotatedView(pn.viewable.Viewer):
         pos = linked.positions_of(ids)
         return linked.column(self.x)[pos], linked.column(self.y)[pos]
 
-    def _elements(self, annotations: list[AnnotationRecord]) -> hv.Overlay:
+    def _elements(self, annotations: list[AnnotationRecord], x_range: Any = None, y_range: Any = None) -> hv.Overlay:
         linked = self.layer.linked
         can_place = linked is not None and self.x in linked.data.columns and self.y in linked.data.columns
+        if self._cache is not None and self._cache[0] is annotations:
+            return self._cache[1]  # the same elements: zooming does not resend the glyphs
         records = [a for a in annotations if a.view == self.view]
-        return annotation_elements(records, self.x, self.y, self._positions if can_place else None)
+        elements = annotation_elements(records, self.x, self.y, self._positions if can_place else None)
+        self._cache = (annotations, elements)
+        return elements
 
     def overlay(self) -> hv.DynamicMap:
         """The annotations of this view as a DynamicMap to overlay on the plot (``plot * overlay``)."""
@@ -350,6 +360,6 @@ class AnnotatedView(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(pmui.Button(label="Annotate", icon="edit_note", variant="outlined", on_click=self.open_dialog),
                    pn.pane.Markdown(self.layer.param.message, margin=(5, 10))),
-            pn.pane.HoloViews(self.plot * self._overlay),
+            pn.pane.HoloViews(self._display),
             self.form.dialog(self.submit, selection_visible=selection_visible),
         )
