@@ -11,7 +11,7 @@ import astropy.units as u
 import numpy as np
 from pydantic import field_validator
 
-from explore.sdk import App, Field, Params, RunContext, WorkspacePath
+from explore.sdk import App, Field, Params, RunContext, Session, WorkspacePath
 
 from .cli import cli as gtomo_cli
 from .law import _band_key
@@ -95,6 +95,14 @@ class GTomo(App):
     has_output: ClassVar[bool] = True
     Params: ClassVar[type[Params]] = GTomoParams
     cli: ClassVar[Any] = gtomo_cli
+
+    def view(self, session: Session) -> Any:
+        """The interactive view (:class:`.view.GTomoView`): profiles, slices, sky maps, volume and clouds
+        of a cube from the demo folder or the user's workspace. Imported here so that the catalogue's
+        import of this module stays light."""
+        from .view import GTomoView
+
+        return GTomoView(session)
 
     def demo(self, folder: pathlib.Path) -> None:
         """Write the demo data set (under a second): ``demo_cube_density.h5`` in the published layout,
