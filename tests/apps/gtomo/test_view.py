@@ -1,0 +1,416 @@
+"""G-Tomo's interactive view on a fake session: the numbers behind the plots, exports, annotations, and the
+page in a real headless Chromium (screenshots in ``test-output/gtomo/``)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import io
+import pathlib
+import shutil
+import socket
+import time
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import Table
+
+from explore.apps.gtomo import integrate_extinction
+from explore.sdk import Access, AnnotationRecord, WorkspaceFile
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+SHOTS = ROOT / "test-output" / "gtomo"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync"]
+
+# the tiny cube: 10 pc voxels, Sun at (10, 10, 5), a disc of 1e-3 mag/pc and one dense voxel of 0.2 mag/pc
+# at x = +50, y = +30, z = 0 pc (l = 30.96 deg, b = 0, d = 58.31 pc)
+STEP = 10.0
+SHAPE = (21, 21, 11)
+SUN = (10, 10, 5)
+DENSE = (15, 13, 5)
+DISC, PEAK = 1e-3, 0.2
+
+
+def write_published(path: pathlib.Path, data: np.ndarray, step: float, sun_xyz: tuple[int, int, int]) -> None:
+    """The published layout: ``explore/cube_datas`` (x, y, z), ``sun_position`` in (z, x, y) order."""
+    import h5py
+
+    with h5py.File(path, "w") as h5:
+        ds = h5.create_dataset("explore/cube_datas", data=data)
+        ds.attrs["sun_position"] = np.array([sun_xyz[2], sun_xyz[0], sun_xyz[1]])
+        ds.attrs["gridstep_values"] = np.array([step, step, step])
+
+
+class FakeSession:
+    """An in-memory :class:`explore.sdk.Session` over a local folder: ``demo/gtomo`` and ``alice``."""
+
+    def __init__(self, root: pathlib.Path, user: str = "alice") -> None:
+        self.root = root
+        self.user = user
+        self.app_id = "gtomo"
+        self.incoming_selection = None
+        self.written: dict[str, bytes] = {}
+        self.notes: list[AnnotationRecord] = []
+        (root / user).mkdir(parents=True, exist_ok=True)
+
+    def _full(self, path: str) -> pathlib.Path:
+        full = (self.root / path).resolve()
+        if self.root.resolve() not in full.parents and full != self.root.resolve():
+            raise PermissionError(path)
+        return full
+
+    def home(self) -> str:
+        return self.user
+
+    def listdir(self, path: str = "") -> list[WorkspaceFile]:
+        full = self._full(path or self.user)
+        if not full.is_dir():
+            raise FileNotFoundError(path)
+        base = path or self.user
+        return [WorkspaceFile(f"{base}/{p.name}", p.name, p.is_dir(), p.stat().st_size, p.stat().st_mtime)
+                for p in sorted(full.iterdir())]
+
+    @contextlib.contextmanager
+    def open(self, path: str, mode: str = "rb"):
+        with self._full(path).open(mode) as fh:
+            yield fh
+
+    def read_bytes(self, path: str) -> bytes:
+        return self._full(path).read_bytes()
+
+    def write_bytes(self, path: str, data: bytes) -> str:
+        if not path.startswith(self.user + "/"):
+            raise PermissionError(f"{self.user} may not write {path}")
+        full = self._full(path)
+        if not full.parent.is_dir():
+            raise FileNotFoundError(f"the folder {path.rsplit('/', 1)[0]} does not exist")
+        full.write_bytes(data)
+        self.written[path] = data
+        return path
+
+    def local_path(self, path: str) -> pathlib.Path:
+        full = self._full(path)
+        if not full.is_file():
+            raise FileNotFoundError(path)
+        return full
+
+    def annotations(self, view: str | None = None) -> list[AnnotationRecord]:
+        return [n for n in self.notes if view is None or n.view == view]
+
+    def annotate(self, view, title, description="", *, object_ids=None, region=None, read=None, write=None):
+        now = _dt.datetime.now(_dt.UTC).isoformat()
+        record = AnnotationRecord(len(self.notes) + 1, self.app_id, view, title, description, self.user,
+                                  list(object_ids) if object_ids is not None else None, region,
+                                  read or Access(), write or Access(), now, now, True)
+        self.notes.append(record)
+        return record
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """A fake session with a tiny cube in ``demo/gtomo`` and a target table in alice's home."""
+    demo = tmp_path / "ws" / "demo" / "gtomo"
+    demo.mkdir(parents=True)
+    data = np.full(SHAPE, DISC, np.float32)
+    data[DENSE] = PEAK
+    write_published(demo / "demo_cube_density.h5", data, STEP, SUN)
+    write_published(demo / "demo_cube_density_errors.h5", np.full(SHAPE, 1e-4, np.float32), STEP, SUN)
+    session = FakeSession(tmp_path / "ws")
+    Table({"name": ["near", "far"], "l": [30.0, 200.0], "b": [0.0, 5.0], "distance": [80.0, 60.0]}).write(
+        tmp_path / "ws" / "alice" / "stars.csv", format="ascii.csv")
+    return session
+
+
+@pytest.fixture
+def view(workspace):
+    from explore.apps.gtomo.view import GTomoView
+
+    return GTomoView(workspace)
+
+
+def test_the_app_declares_a_view_and_finds_the_demo_cube(workspace):
+    from explore.apps.gtomo.app import GTomo
+
+    v = GTomo().view(workspace)
+    assert GTomo.has_view()
+    assert v.cube == "demo/gtomo/demo_cube_density.h5"
+    assert v.error_cube == "demo/gtomo/demo_cube_density_errors.h5"
+    assert "alice/stars.csv" in v.param.table_file.objects
+    assert v.dust.shape == SHAPE
+
+
+def test_profile_ends_at_the_integrated_a0_of_the_target(view):
+    view.lon, view.lat, view.distance = 30.0, 0.0, 90.0
+    view.add_target()
+    row = view.results.iloc[view.current]
+    expected = integrate_extinction(view.dust, 30.0, 0.0, 90.0).a0[0].to_value(u.mag)
+    assert row["a0"] == pytest.approx(expected, rel=1e-12)
+    assert row["flag"] == 0
+    cum = view.profile.cumulative.to_value(u.mag)
+    dist = view.profile.distance.to_value(u.pc)
+    assert np.interp(90.0, dist, cum) == pytest.approx(expected, rel=1e-3)
+    # the profile goes to the cube's edge along l = 30 deg (x = 100 pc face) and ends at that integral
+    edge = 100.0 / np.cos(np.radians(30.0))
+    assert view.profile.edge.to_value(u.pc) == pytest.approx(edge)
+    assert cum[np.isfinite(cum)][-1] == pytest.approx(
+        integrate_extinction(view.dust, 30.0, 0.0, edge * (1 - 1e-9)).a0[0].to_value(u.mag), rel=1e-6)
+    # the error band and the target's marker are drawn
+    plot = view.profile_plot()
+    assert plot is not None
+    assert view.profile.cumulative_err is not None
+
+
+def test_a_target_beyond_the_cube_is_flagged_not_extrapolated(view):
+    view.lon, view.lat, view.distance = 0.0, 0.0, 5000.0
+    view.add_target()
+    row = view.results.iloc[view.current]
+    assert np.isnan(row["a0"]) and "OUTSIDE_CUBE" in row["flags"]
+
+
+def test_icrs_coordinates_become_galactic(view):
+    view.frame = "ICRS"
+    view.lon, view.lat, view.distance = 266.40499, -28.93617, 50.0  # Sgr A*, near l = 0, b = 0
+    view.add_target()
+    row = view.results.iloc[-1]
+    assert (row["l"] + 180) % 360 - 180 == pytest.approx(0.0, abs=0.1)
+    assert row["b"] == pytest.approx(0.0, abs=0.1)
+
+
+def test_slice_has_the_cube_shape_and_its_maximum_at_the_dense_voxel(view):
+    view.plane = "Galactic plane at height z"
+    view.slice_z = 0.0
+    img = view.slice_image()
+    values = view.slice.values.to_value(u.mag / u.pc)
+    assert values.shape == (SHAPE[1], SHAPE[0])  # (v = y, u = x) at one voxel per sample
+    iv, iu = np.unravel_index(np.nanargmax(values), values.shape)
+    assert (view.slice.u[iu].to_value(u.pc), view.slice.v[iv].to_value(u.pc)) == (50.0, 30.0)
+    assert np.nanmax(values) == pytest.approx(PEAK)
+    # log scale shows log10 of the same field
+    assert np.nanmax(img.dimension_values(2)) == pytest.approx(np.log10(PEAK))
+    view.log_scale = False
+    assert np.nanmax(view.slice_image().dimension_values(2)) == pytest.approx(PEAK)
+    # 10 pc higher the plane misses the dense voxel: the disc only
+    view.slice_z = 10.0
+    assert np.nanmax(view.slice.values.to_value(u.mag / u.pc)) == pytest.approx(DISC)
+
+
+def test_vertical_slice_through_the_target_marks_it_in_the_plane(view):
+    view.lon, view.lat, view.distance = 30.96376, 0.0, 58.3095
+    view.add_target()
+    view.plane = "Vertical plane through the Sun at longitude l"
+    view.through_target()
+    assert view.slice_l == pytest.approx(30.96376)
+    values = view.slice.values.to_value(u.mag / u.pc)
+    iv, iu = np.unravel_index(np.nanargmax(values), values.shape)  # the sample nearest the dense voxel
+    assert (view.slice.u[iu].to_value(u.pc), view.slice.v[iv].to_value(u.pc)) == (60.0, 0.0)
+    marks = view.slice_markers()
+    current = [el for el in marks if el.opts.get().kwargs.get("color") == "#ff1744"][0]
+    uu, vv = current.dimension_values("u")[0], current.dimension_values("v")[0]
+    assert (uu, vv) == (pytest.approx(58.3095, abs=1e-3), pytest.approx(0.0, abs=1e-6))
+
+
+def test_sky_map_follows_the_distance(view):
+    view.sky_distance = 40.0
+    near = np.nanmax(view.skymap.a0.to_value(u.mag))
+    assert near == pytest.approx(DISC * 40.0, rel=1e-6)
+    view.sky_distance = 90.0
+    assert view.skymap.distance.to_value(u.pc) == 90.0
+    assert np.nanmax(view.skymap.a0.to_value(u.mag)) > near * 2
+    beyond, image = list(view.sky_image())
+    a0 = image.dimension_values("A0", flat=False)
+    assert np.nanmax(a0) == pytest.approx(np.nanmax(view.skymap.a0.to_value(u.mag)), rel=1e-6)
+    # grey layer: inside the ellipse where the sightline left the cube (|z| <= 50 pc here, so high |b|)
+    assert np.isfinite(beyond.dimension_values(2)).any()
+
+
+def test_selecting_a_cloud_marks_it_on_the_slice_and_the_sky_map(view):
+    view.cloud_threshold, view.min_cloud_size = 0.01, 2
+    view.cloud_threshold = 0.005  # a neighbourhood of the dense voxel: trilinear density > 0.005 on 1 voxel only
+    assert view.clouds is not None
+    view.min_cloud_size = 2
+    view.cloud_threshold = 0.0005
+    assert len(view.clouds) >= 1
+    cloud = int(view.clouds["id"].iloc[0])
+    view.selected_clouds = [cloud]
+    for markers in (view.slice_markers(), view.sky_markers()):
+        labels = [el for el in markers if type(el).__name__ == "Labels"][0]
+        assert [n.strip() for n in labels.dimension_values("name")] == [f"cloud {cloud}"]
+    # the slice marks the cloud at its centroid, in the plane's coordinates
+    row = view.clouds.set_index("id").loc[cloud]
+    labels = [el for el in view.slice_markers() if type(el).__name__ == "Labels"][0]
+    assert labels.dimension_values("u")[0] == pytest.approx(row["x"])  # Galactic plane: u = x, v = y
+    assert labels.dimension_values("v")[0] == pytest.approx(row["y"])
+
+
+def test_loading_a_workspace_table_and_an_upload(view, workspace):
+    view.table_file = "alice/stars.csv"
+    view.load_workspace_table()
+    assert list(view.results["name"]) == ["near", "far"]
+    bad = io.StringIO()
+    Table({"x": [1.0]}).write(bad, format="ascii.csv")
+    view.load_upload(bad.getvalue().encode(), "mine.csv")
+    assert view.severity == "error" and "distance" in view.message
+    assert list(view.results["name"]) == ["near", "far"]  # nothing lost
+
+
+def test_an_offline_name_gives_the_clear_message(view, monkeypatch):
+    from explore.apps.gtomo import view as view_module
+    from explore.apps.gtomo.targets import NameResolutionError
+
+    def offline(name):
+        raise NameResolutionError(f"could not resolve {name!r} ... offline, give the target's coordinates")
+
+    monkeypatch.setattr(view_module, "resolve_name", offline)
+    before = len(view.targets)
+    view.object_name = "rho Oph"
+    view.resolve()
+    assert view.severity == "warning" and "coordinates" in view.message
+    assert len(view.targets) == before
+
+
+def test_exports_write_the_expected_bytes(view, workspace):
+    view.lon, view.lat, view.distance = 30.0, 0.0, 90.0
+    view.add_target()
+    path = view.export("profile", "CSV")
+    assert path.startswith("alice/gtomo_profile_") and path.endswith(".csv")
+    table = Table.read(workspace.written[path].decode(), format="ascii.csv")
+    np.testing.assert_allclose(table["cumulative"], view.profile.cumulative.to_value(u.mag), equal_nan=True)
+
+    path = view.export("slice", "FITS")
+    with fits.open(io.BytesIO(workspace.written[path])) as hdul:
+        np.testing.assert_allclose(hdul[0].data, view.slice.values.to_value(u.mag / u.pc), equal_nan=True)
+        assert hdul[0].header["BUNIT"] == "mag/pc"
+
+    path = view.export("skymap", "FITS")
+    with fits.open(io.BytesIO(workspace.written[path])) as hdul:
+        np.testing.assert_allclose(hdul[1].data["A0"], view.skymap.a0.to_value(u.mag), rtol=1e-6, equal_nan=True)
+        assert hdul[1].header["NSIDE"] == view.nside
+    for what in ("slice", "skymap", "profile"):
+        assert workspace.written[view.export(what, "PNG")][:8] == b"\x89PNG\r\n\x1a\n"
+
+    view.min_cloud_size, view.cloud_threshold = 2, 0.0005
+    path = view.export("clouds", "CSV")
+    table = Table.read(workspace.written[path].decode(), format="ascii.csv")
+    assert len(table) == len(view.clouds) and "mass_proxy" in table.colnames
+
+    view.export_folder = "bob"
+    with pytest.raises(PermissionError):
+        view.export("targets", "CSV")
+
+
+def test_annotation_keeps_the_view_state(view, workspace):
+    view.sky_distance = 70.0
+    record = view.annotate("skymap", "Bright edge", "look here", level="public")
+    assert record.view == "skymap" and record.region["distance"] == 70.0
+    assert record.read.level == "public"
+    assert workspace.annotations("skymap")[0].title == "Bright edge"
+    with pytest.raises(ValueError):
+        view.annotate("skymap", "  ")
+
+
+def test_volume_is_a_sub_cube_around_its_centre(view):
+    view.volume_half = 30.0
+    view.volume_centre = (50.0, 30.0, 0.0)
+    block, origin, step = view.volume
+    assert step == STEP and block.shape == (7, 7, 7)
+    assert block.max() == pytest.approx(PEAK)
+    assert origin == (20.0, 0.0, -30.0)
+    assert len(view.volume_slices()) == 3
+
+
+def test_the_view_builds_its_layout(view):
+    import panel as pn
+
+    layout = pn.panel(view)
+    assert isinstance(layout, pn.layout.ListPanel) or hasattr(layout, "objects")
+
+
+# ---- the page in a real browser -------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_the_view_in_a_browser(tmp_path):
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    import panel as pn
+    from playwright.sync_api import sync_playwright
+
+    from explore.apps.gtomo.app import GTomo
+    from explore.apps.gtomo.demo import make_demo_cube, make_demo_errors, make_demo_targets
+
+    demo = tmp_path / "ws" / "demo" / "gtomo"
+    demo.mkdir(parents=True)
+    make_demo_cube(demo / "demo_cube_density.h5")
+    make_demo_errors(demo / "demo_cube_density_errors.h5", kind="density_error")
+    make_demo_targets(demo / "demo_targets.csv", n=200)
+    session = FakeSession(tmp_path / "ws")
+    views = []
+
+    def page_app():
+        v = GTomo().view(session)
+        v.table_file = "demo/gtomo/demo_targets.csv"
+        v.load_workspace_table()
+        v.current = int(np.flatnonzero(v.results["name"] == "behind Taurus")[0])
+        v.plane = "Vertical plane through the Sun at longitude l"
+        v.through_target()
+        views.append(v)
+        return pn.panel(v)
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            started = time.monotonic()
+            page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
+            page.locator("text=star00000").first.wait_for(timeout=60_000)
+            page.locator("canvas").first.wait_for(timeout=20_000)
+            first_paint = time.monotonic() - started
+            page.locator("text=Export profile").first.wait_for(timeout=20_000)
+            page.locator(".pn-loading").first.wait_for(state="hidden", timeout=30_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / "profile.png"))
+            v = views[0]
+            assert v.results.iloc[v.current]["name"] == "behind Taurus"
+
+            page.locator("text=Slice").first.click()
+            page.locator("text=Through the target").first.wait_for(timeout=20_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / "slice.png"))
+
+            page.locator("text=Sky map").first.click()
+            page.locator("text=Grey: sightlines").first.wait_for(timeout=20_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / "skymap.png"))
+
+            page.locator("text=Clouds").first.click()
+            page.locator("text=Tick clouds").first.wait_for(timeout=20_000)
+            page.locator(".tabulator-row input[type=checkbox]").first.click()
+            deadline = time.monotonic() + 15
+            while not v.selected_clouds and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            assert v.selected_clouds == [0]
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / "clouds.png"), full_page=True)
+
+            page.locator("text=Run on a large target list").first.click()
+            page.locator("text=batch job").first.wait_for(timeout=10_000)
+            page.screenshot(path=str(SHOTS / "batch.png"))
+            browser.close()
+    finally:
+        server.stop()
+    print(f"first paint {first_paint:.1f} s")
+    assert first_paint < 60, f"first paint took {first_paint:.1f} s"
+    for name in ("profile", "slice", "skymap", "clouds"):
+        assert (SHOTS / f"{name}.png").stat().st_size > 20_000
