@@ -11,7 +11,9 @@ linked datashaded scatter plots (``explore.viz.LinkedViews``). Playwright drives
 
 The datashader kernels are compiled (numba) once per process on a tiny table first, printed as
 ``jit_warmup_s``, so that the first render measures the page and not the compiler. Also printed: the
-server-side cost of a box and of a lasso selection on the same table.
+cost of the box and lasso tests alone, the server's share of each selection (wall and CPU time in its
+thread: the test plus both plots' highlight updates), and the load average, since the machine is shared
+and a busy one stretches every wall-clock figure.
 
 Usage::
 
@@ -22,6 +24,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import time
@@ -97,18 +100,29 @@ def main() -> None:
 
     import holoviews as hv
     import panel as pn
-    from holoviews.operation.datashader import rasterize
     from playwright.sync_api import sync_playwright
 
     from explore.viz import LinkedViews, points_in_box, points_in_polygon
 
     hv.extension("bokeh")
+    print(f"load_average_1min: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     t0 = time.perf_counter()
-    import datashader as ds
-
-    tiny = make_table(1000)
-    rasterize(hv.Points(tiny, ["a", "b"]), aggregator=ds.count(), dynamic=False)
+    warm = LinkedViews(make_table(1000), datashade_threshold=0)
+    warm.scatter("a", "b", name="warm")
+    warm.select_box("a", "b", (0, 0, 1, 1))
+    hv.render(warm.scatter("a", "b") + warm.scatter("b", "c", color="c"))
     print(f"jit_warmup_s: {time.perf_counter() - t0:.2f}")
+
+    # the server's share of a selection: the box test and both plots' highlight updates, in its thread
+    server_costs: list[tuple[int, float, float]] = []
+    on_box = LinkedViews._on_box
+
+    def timed_on_box(self, x, y, bounds):
+        wall, cpu = time.perf_counter(), time.thread_time()
+        on_box(self, x, y, bounds)
+        server_costs.append((self.n_rows, time.perf_counter() - wall, time.thread_time() - cpu))
+
+    LinkedViews._on_box = timed_on_box
 
     tables = {n: make_table(n) for n in sizes}
     for n, table in tables.items():
@@ -141,6 +155,10 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for n in sizes:
                 run_size(browser, port, n, repeats, pages[n], hex_rgb)
+                costs = [c for c in server_costs if c[0] == n and c[1] > 0]
+                if costs:
+                    print(f"server_select_update_s[{n}]: wall median {statistics.median(c[1] for c in costs):.3f}, "
+                          f"cpu median {statistics.median(c[2] for c in costs):.3f}")
             browser.close()
     finally:
         server.stop()
@@ -189,7 +207,7 @@ def run_size(browser, port: int, n: int, repeats: int, made: list, hex_rgb) -> N
             print(f"select_to_highlight_s[{n}] run {k}: highlight never appeared")
             continue
         times.append(elapsed)
-        print(f"selected_objects[{n}] run {k}: {linked.n_selected}")
+        print(f"select_to_highlight_s[{n}] run {k}: {elapsed:.3f} ({linked.n_selected} objects)")
         tab.get_by_role("button", name="Clear selection").click()
         tab.locator(f"text=0 of {n:,} selected").wait_for(timeout=20_000)
         deadline = time.perf_counter() + 20

@@ -187,3 +187,12 @@ def test_clear_button_clears_and_bad_input_is_named(grid_table):
         linked.scatter("id", "y")
     with pytest.raises(IndexError):
         linked.select_positions([100])
+
+
+@pytest.mark.parametrize("threshold", [0, 10**6], ids=["datashaded", "bokeh"])
+def test_colour_by_a_column_or_by_an_axis_renders_with_a_colour_bar(grid_table, threshold):
+    linked = LinkedViews(grid_table, id_column="id", datashade_threshold=threshold)
+    for plot in (linked.scatter("x", "y", color="mag"), linked.scatter("x", "mag", color="mag")):
+        figure = hv.render(plot)
+        bars = [r for r in figure.right if type(r).__name__ == "ColorBar"]
+        assert len(bars) == 1 and bars[0].color_mapper.high == pytest.approx(20.0, abs=0.2)
