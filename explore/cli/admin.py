@@ -34,11 +34,11 @@ def add(name: str, admin: bool = typer.Option(False, "--admin", help="make the u
         password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from standard input"),
         full_name: str = typer.Option("", help="the user's full name"),
         email: str = typer.Option(""),
-        quota_gb: float = typer.Option(None, "--quota-gb", help="workspace quota in GB (default: the server's)")):
+        quota_gib: float = typer.Option(None, "--quota-gib", help="workspace quota in GiB (default: the server's)")):
     """Create a user; asks for the password (or reads it from standard input)."""
     password = _read_password(password_stdin)
     p = platform()
-    quota = int(quota_gb * 1e9) if quota_gb is not None else None
+    quota = int(quota_gib * 2**30) if quota_gib is not None else None
     user = p.create_user(name, password, role="admin" if admin else "user", full_name=full_name, email=email,
                          quota=quota)
     console.print(f"created {'administrator' if user.is_admin else 'user'} [bold]{user.name}[/] with home folder {user.name}/")
@@ -67,9 +67,9 @@ def list_users():
 @users.command("set")
 @friendly
 def set_user(name: str, role: str = typer.Option(None, help="user or admin"),
-             quota_gb: float = typer.Option(None, "--quota-gb"), active: bool = typer.Option(None, "--active/--disabled")):
+             quota_gib: float = typer.Option(None, "--quota-gib"), active: bool = typer.Option(None, "--active/--disabled")):
     """Change a user's role, quota or state."""
-    platform().accounts.update_user(name, role=role, quota=int(quota_gb * 1e9) if quota_gb is not None else None,
+    platform().accounts.update_user(name, role=role, quota=int(quota_gib * 2**30) if quota_gib is not None else None,
                                     active=active)
     console.print(f"{name} updated")
 

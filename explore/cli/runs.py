@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("run", context_settings={"allow_extra_args": False})(run)
 
 
+@apps.command("ls", hidden=True)
 @apps.command("list")
 @friendly
 def list_apps():
@@ -109,6 +110,7 @@ def _report(state: dict) -> None:
         console.print(f"output folder: {state['output']}")
 
 
+@runs.command("ls", hidden=True)
 @runs.command("list")
 @friendly
 def list_runs(user: str = UserOption, app: str = typer.Option(None), limit: int = 30):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -234,7 +235,7 @@ class Accounts:
                 wait = self.delay_for(failure.count) - (now - failure.last).total_seconds()
                 if wait > 0:
                     raise TooManyAttempts(
-                        f"too many failed sign-ins for {name!r}: try again in {wait:.0f} s", retry_after=wait
+                        f"too many failed sign-ins for {name!r}: try again in {math.ceil(wait)} s", retry_after=wait
                     )
             user = s.scalar(select(User).where(User.name == name))
             ok = False

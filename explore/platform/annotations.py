@@ -18,8 +18,9 @@ MAX_OBJECTS = 100_000
 
 
 class Annotations:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, accounts=None) -> None:
         self.db = db
+        self.accounts = accounts
 
     def _record(self, row: Annotation, user: Principal | None) -> AnnotationRecord:
         return AnnotationRecord(
@@ -52,8 +53,8 @@ class Annotations:
                              description=description or "",
                              object_ids=[str(i) for i in object_ids] if object_ids is not None else None,
                              region=region)
-            sharing.store(row, "read", read or Access())
-            sharing.store(row, "write", write or Access())
+            sharing.store(row, "read", read or Access(), self.accounts)
+            sharing.store(row, "write", write or Access(), self.accounts)
             s.add(row)
             s.flush()
             s.refresh(row)
@@ -93,7 +94,7 @@ class Annotations:
                     setattr(row, key, changes[key])
             for key in ("read", "write"):
                 if changes.get(key) is not None:
-                    sharing.store(row, key, changes[key])
+                    sharing.store(row, key, changes[key], self.accounts)
             row.updated = utcnow()
             s.flush()
             return self._record(row, user)

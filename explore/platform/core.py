@@ -36,8 +36,8 @@ class Platform:
                                    max_upload=self.settings.max_upload)
         self.catalogue = Catalogue(self.settings.extra_apps)
         self.runs = Runs(self.db, self.catalogue, "dask" if "://" in self.settings.executor else "local")
-        self.annotations = Annotations(self.db)
-        self.selections = Selections(self.db)
+        self.annotations = Annotations(self.db, self.accounts)
+        self.selections = Selections(self.db, self.accounts)
         self.scheduler = None
         if scheduler:
             self.start_scheduler()

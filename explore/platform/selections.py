@@ -28,8 +28,9 @@ def unpack_ids(blob: bytes) -> list[str]:
 
 
 class Selections:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, accounts=None) -> None:
         self.db = db
+        self.accounts = accounts
 
     def _record(self, row: Selection, *, with_ids: bool = True) -> SelectionRecord:
         return SelectionRecord(id=row.id, name=row.name, app=row.app, dataset=row.dataset, owner=row.owner.name,
@@ -55,8 +56,8 @@ class Selections:
         with self.db.session() as s:
             row = Selection(owner_id=user.id, name=name.strip(), app=app, dataset=dataset, description=description,
                             count=len(ids), ids_blob=pack_ids(ids))
-            sharing.store(row, "read", read or Access())
-            sharing.store(row, "write", write or Access())
+            sharing.store(row, "read", read or Access(), self.accounts)
+            sharing.store(row, "write", write or Access(), self.accounts)
             s.add(row)
             s.flush()
             s.refresh(row)
@@ -104,9 +105,9 @@ class Selections:
                 row.ids_blob = pack_ids(ids)
                 row.count = len(ids)
             if read is not None:
-                sharing.store(row, "read", read)
+                sharing.store(row, "read", read, self.accounts)
             if write is not None:
-                sharing.store(row, "write", write)
+                sharing.store(row, "write", write, self.accounts)
             row.updated = utcnow()
             s.flush()
             return self.summary(row, user)

@@ -10,14 +10,22 @@ from explore.sdk import Access
 LEVELS = ("private", "shared", "public")
 
 
-def check_access(access: Access) -> Access:
+def check_access(access: Access, accounts=None) -> Access:
+    """A clean copy of ``access``; with ``accounts``, every named user and group must exist."""
     if access.level not in LEVELS:
         raise BadRequest(f"access level must be one of {', '.join(LEVELS)}, not {access.level!r}")
+    if accounts is not None:
+        for name in access.users:
+            if not accounts.exists(name):
+                raise BadRequest(f"no user named {name!r}")
+        for name in access.groups:
+            if not accounts.group_exists(name):
+                raise BadRequest(f"no group named {name!r}")
     return Access(access.level, sorted(set(access.users)), sorted(set(access.groups)))
 
 
-def store(row, prefix: str, access: Access) -> None:
-    access = check_access(access)
+def store(row, prefix: str, access: Access, accounts=None) -> None:
+    access = check_access(access, accounts)
     setattr(row, f"{prefix}_level", access.level)
     setattr(row, f"{prefix}_users", access.users)
     setattr(row, f"{prefix}_groups", access.groups)

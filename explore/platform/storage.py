@@ -270,10 +270,10 @@ class AtomicWriter:
                 os.replace(self._full_tmp, self.storage.full(self.path))
             else:
                 self._fh.close()
-                target = self.storage.full(self.path)
-                if self.storage.fs.exists(target):
-                    self.storage.fs.rm(target)
-                self.storage.fs.mv(self._full_tmp, target)
+                # object stores replace an object atomically on copy: the old version stays readable
+                # until the new one is complete, and a failed copy leaves it in place
+                self.storage.fs.copy(self._full_tmp, self.storage.full(self.path))
+                self.storage.fs.rm(self._full_tmp)
         except OSError as exc:
             self.abort()
             if _full_errno(exc):

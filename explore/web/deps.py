@@ -2,7 +2,7 @@
 
 A request is authenticated by an API bearer token (``Authorization: Bearer ...``) or by the signed UI
 session cookie. Cookie-authenticated requests that change something must carry the CSRF token
-(header ``X-CSRF-Token``, or form field ``csrf_token``) that was set beside the session cookie.
+(header ``X-CSRF-Token``) that was set beside the session cookie.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def session_user(platform: Platform, cookie_value: str | None) -> tuple[Principa
         return None
 
 
-async def optional_user(request: Request, platform: Platform = Depends(get_platform)) -> Principal | None:
+def optional_user(request: Request, platform: Platform = Depends(get_platform)) -> Principal | None:
+    """The user a request is from (None: anonymous). Synchronous on purpose: FastAPI runs it in its
+    thread pool, so the database look-up never blocks the event loop."""
     auth = request.headers.get("authorization", "")
     if auth:
         scheme, _, secret = auth.partition(" ")
@@ -73,21 +75,18 @@ async def optional_user(request: Request, platform: Platform = Depends(get_platf
     user, token = found
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER)
-        if sent is None and request.headers.get("content-type", "").startswith(
-                ("application/x-www-form-urlencoded", "multipart/form-data")):
-            sent = (await request.form()).get("csrf_token")
         if not sent or not hmac.compare_digest(str(sent), csrf_token(platform, token)):
             raise Forbidden("missing or wrong CSRF token: reload the page and try again")
     return user
 
 
-async def current_user(user: Principal | None = Depends(optional_user)) -> Principal:
+def current_user(user: Principal | None = Depends(optional_user)) -> Principal:
     if user is None:
         raise Unauthorized("sign in first: POST /api/v1/auth/token with your user name and password")
     return user
 
 
-async def admin_user(user: Principal = Depends(current_user)) -> Principal:
+def admin_user(user: Principal = Depends(current_user)) -> Principal:
     if not user.is_admin:
         raise Forbidden("this needs an administrator")
     return user

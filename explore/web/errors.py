@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +25,7 @@ def install(app: FastAPI) -> None:
         extra = {"errors": exc.errors} if isinstance(exc, InvalidParams) else {}
         headers = {}
         if isinstance(exc, TooManyAttempts):
-            headers["Retry-After"] = str(int(exc.retry_after) + 1)
+            headers["Retry-After"] = str(math.ceil(exc.retry_after))
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = "Bearer"
         return JSONResponse(error_body(type(exc).__name__, exc.message, **extra), status_code=exc.status,

@@ -62,6 +62,7 @@ def test_unsatisfiable_range(client, auth):
     client.put("/api/v1/files/alice/small.txt", content=b"abc", headers=auth["alice"])
     r = client.get("/api/v1/files/alice/small.txt", headers={**auth["alice"], "Range": "bytes=10-20"})
     assert r.status_code == 416 and r.headers["content-range"] == "bytes */3"
+    assert r.json()["error"] == "RangeNotSatisfiable"
 
 
 @pytest.mark.parametrize("path", [

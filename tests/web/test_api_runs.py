@@ -93,6 +93,9 @@ def test_annotations_rights(client, auth):
     assert client.get("/api/v1/annotations?app=countdown", headers=eve).json() == []
     assert [a["id"] for a in client.get("/api/v1/annotations?app=countdown&view=umap",
                                         headers=auth["bob"]).json()] == [nid]
+    r = client.post("/api/v1/annotations", json={**body, "read": {"level": "shared", "users": ["zed"]}},
+                    headers=auth["alice"])
+    assert r.status_code == 400 and r.json()["message"] == "no user named 'zed'"
     r = client.post("/api/v1/annotations", json={**body, "title": "  "}, headers=auth["alice"])
     assert r.status_code == 400 and "title" in r.json()["message"]
     assert client.delete(f"/api/v1/annotations/{nid}", headers=auth["alice"]).status_code == 204

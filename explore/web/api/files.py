@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from explore.platform.accounts import Principal
@@ -19,6 +20,7 @@ from explore.web.deps import current_user, get_platform, optional_user
 
 router = APIRouter(tags=["files"])
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+BATCH = 1 << 20
 
 
 def _listing(platform: Platform, user: Principal | None, path: str) -> Listing:
@@ -56,19 +58,27 @@ def get_file(path: str, request: Request, meta: bool = False, download: bool = F
     if header:
         m = _RANGE.match(header.strip())
         if not m or (not m.group(1) and not m.group(2)):
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+            return _unsatisfiable(header, size)
         if m.group(1):
             start = int(m.group(1))
             end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
         else:  # suffix range: the last N bytes
             start, end = max(0, size - int(m.group(2))), size - 1
         if start >= size or start > end:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}"})
+            return _unsatisfiable(header, size)
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1 if size else 0)
     body = ws.iter_bytes(user, info.path, start, end) if size else iter([b""])
     return StreamingResponse(body, status_code=status, media_type=media, headers=headers)
+
+
+def _unsatisfiable(header: str, size: int) -> Response:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse({"error": "RangeNotSatisfiable", "message": f"the range {header!r} is not within the "
+                         f"file's {size:,} bytes (only single ranges 'bytes=a-b', 'a-' or '-n' are served)"},
+                        status_code=416, headers={"Content-Range": f"bytes */{size}"})
 
 
 def _http_date(ts: float) -> str:
@@ -83,21 +93,31 @@ async def put_file(path: str, request: Request, user: Principal = Depends(curren
                    platform: Platform = Depends(get_platform)) -> FileEntry:
     length = request.headers.get("content-length")
     expected = int(length) if length and length.isdigit() else None
-    writer = platform.workspace.writer(user, path, expected_size=expected)
+    writer = await run_in_threadpool(platform.workspace.writer, user, path, expected_size=expected)
     try:
+        # the disk writes, hashing and fsync run in the thread pool, in batches, so that an upload
+        # never stalls the other requests
+        batch: list[bytes] = []
+        size = 0
         async for chunk in request.stream():
             if chunk:
-                writer.write(chunk)
+                batch.append(chunk)
+                size += len(chunk)
+                if size >= BATCH:
+                    await run_in_threadpool(writer.write, b"".join(batch))
+                    batch, size = [], 0
+        if batch:
+            await run_in_threadpool(writer.write, b"".join(batch))
         if expected is not None and writer.size != expected:
             raise BadRequest(f"the upload was cut short: {writer.size:,} of {expected:,} bytes arrived; nothing was changed")
-        writer.commit()
+        await run_in_threadpool(writer.commit)
     except ClientDisconnect:
         writer.abort()
         raise BadRequest("the client went away during the upload; nothing was changed") from None
     except BaseException:
         writer.abort()
         raise
-    info = platform.workspace.stat(user, path)
+    info = await run_in_threadpool(platform.workspace.stat, user, path)
     return FileEntry(**info.__dict__)
 
 

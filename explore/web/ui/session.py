@@ -68,6 +68,18 @@ class PlatformSession:
         with _translated():
             return self.platform.workspace.read_bytes(self.principal, path)
 
+    def makedirs(self, path: str) -> str:
+        """Create a folder (and the folders above it) where the user may write; returns its path."""
+        from explore.platform.paths import normalise
+
+        parts = normalise(path).split("/")
+        with _translated():
+            for i in range(2, len(parts) + 1):
+                sub = "/".join(parts[:i])
+                if not self.platform.workspace.storage.isdir(sub):
+                    self.platform.workspace.mkdir(self.principal, sub)
+        return "/".join(parts)
+
     def write_bytes(self, path: str, data: bytes) -> str:
         with _translated():
             return self.platform.workspace.write_bytes(self.principal, path, data).path
