@@ -53,15 +53,19 @@ def bench_tiles(data_dir: pathlib.Path, quick: bool) -> None:
             tms = tile_matrix_set(tms_name)
             for z in zooms:
                 m = tms.matrix(z)
-                if tms_name == "south_polar":  # tiles within ~80 S, where the polar map has data
-                    c = m.matrixWidth / 2
-                    span = max(1, int(m.matrixWidth * 0.35))
-                    xs = rng.integers(int(c - span), int(c + span) + 1, per_zoom)
-                    ys = rng.integers(int(c - span), int(c + span) + 1, per_zoom)
+                if tms_name == "south_polar":  # tiles within ~80 S (the middle 70 % of the matrix)
+                    lo = int(m.matrixWidth * 0.15)
+                    hi = max(lo + 1, int(np.ceil(m.matrixWidth * 0.85)))
+                    cols, rows_ = range(lo, hi), range(lo, hi)
                 else:
-                    xs = rng.integers(0, m.matrixWidth, per_zoom)
-                    ys = rng.integers(0, m.matrixHeight, per_zoom)
-                tiles = [(int(x), int(y)) for x, y in zip(xs, ys, strict=True)]
+                    cols, rows_ = range(m.matrixWidth), range(m.matrixHeight)
+                candidates = [(x, y) for x in cols for y in rows_] if len(cols) * len(rows_) <= 4096 else None
+                if candidates is not None:
+                    pick = rng.choice(len(candidates), size=min(per_zoom, len(candidates)), replace=False)
+                    tiles = [candidates[i] for i in pick]
+                else:
+                    tiles = sorted({(int(rng.integers(cols.start, cols.stop)), int(rng.integers(rows_.start, rows_.stop)))
+                                    for _ in range(per_zoom)})
                 renderer = TileRenderer(layers, cache_size=4096)
                 cold, warm, naive = [], [], []
                 for x, y in tiles:
