@@ -14,11 +14,25 @@ Modules: :mod:`.cube` (reading the published layout), :mod:`.fetch` (downloads),
 :mod:`.demo` (the demo data set). The platform's declaration is :class:`.app.GTomo`.
 """
 
-from .cube import CubeFormatError, DustCube, galactic_to_xyz, write_cube, xyz_to_galactic
-from .fetch import ChecksumError, FetchError, fetch
-from .integrate import ExtinctionResult, Flag, extinction_to, flag_names, integrate_extinction
-from .law import ExtinctionLaw, convert
-from .sightline import Profile, sightline_profile
+import importlib
+from typing import Any
+
+# imported on first use, so that the platform can read the app's declaration without loading the
+# science stack (h5py, numba, dust_extinction)
+_LAZY = {
+    "CubeFormatError": "cube", "DustCube": "cube", "galactic_to_xyz": "cube", "write_cube": "cube",
+    "xyz_to_galactic": "cube", "ChecksumError": "fetch", "FetchError": "fetch", "fetch": "fetch",
+    "ExtinctionResult": "integrate", "Flag": "integrate", "extinction_to": "integrate",
+    "flag_names": "integrate", "integrate_extinction": "integrate", "ExtinctionLaw": "law", "convert": "law",
+    "Profile": "sightline", "sightline_profile": "sightline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ChecksumError",
