@@ -44,7 +44,7 @@ COUNT_JS = """
   for (const c of canvases) {
     const ctx = c.getContext('2d');
     if (!ctx || !c.width) continue;
-    const w = Math.max(1, c.width - %d * window.devicePixelRatio);
+    const w = Math.max(1, c.width - TOOLBAR_PX * window.devicePixelRatio);
     const d = ctx.getImageData(0, 0, w, c.height).data;
     for (let i = 0; i < d.length; i += 4) {
       if (Math.abs(d[i] - rgb[0]) <= tol && Math.abs(d[i + 1] - rgb[1]) <= tol && Math.abs(d[i + 2] - rgb[2]) <= tol) n++;
@@ -52,12 +52,12 @@ COUNT_JS = """
   }
   return n;
 }
-""" % TOOLBAR_PX
+""".replace("TOOLBAR_PX", str(TOOLBAR_PX))
 
 # waits (per animation frame) after the next pointerup for the colour to appear; result in window.__hl
 ARM_JS = """
 (canvases, [rgb, tol, timeout]) => {
-  const count = %s;
+  const count = COUNT_JS;
   window.__hl = undefined;
   let t0 = null;
   document.addEventListener('pointerup', () => { t0 = performance.now(); }, {capture: true, once: true});
@@ -69,7 +69,7 @@ ARM_JS = """
   };
   requestAnimationFrame(tick);
 }
-""" % COUNT_JS
+""".replace("COUNT_JS", COUNT_JS)
 
 
 def hex_rgb(color: str) -> list[int]:
@@ -154,7 +154,7 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             for n in sizes:
-                run_size(browser, port, n, repeats, pages[n], hex_rgb)
+                run_size(browser, port, n, repeats, pages[n])
                 costs = [c for c in server_costs if c[0] == n and c[1] > 0]
                 if costs:
                     print(f"server_select_update_s[{n}]: wall median {statistics.median(c[1] for c in costs):.3f}, "
@@ -164,7 +164,7 @@ def main() -> None:
         server.stop()
 
 
-def run_size(browser, port: int, n: int, repeats: int, made: list, hex_rgb) -> None:
+def run_size(browser, port: int, n: int, repeats: int, made: list) -> None:
     tab = browser.new_page(viewport={"width": 1100, "height": 700})
     density = [[0x08, 0x30, 0x6B], 90]
     t0 = time.perf_counter()

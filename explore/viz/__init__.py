@@ -9,6 +9,7 @@ from explore.viz.linked import (
     points_in_polygon,
     table_bytes,
 )
+from explore.viz.spectra import SelectionSpectrum, spectrum_plot, spectrum_summary
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -17,8 +18,11 @@ __all__ = [
     "AnnotationLayer",
     "LinkedViews",
     "SelectionActions",
+    "SelectionSpectrum",
     "annotation_elements",
     "points_in_box",
     "points_in_polygon",
+    "spectrum_plot",
+    "spectrum_summary",
     "table_bytes",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 import datashader as ds
 import holoviews as hv
+import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend, so .opts works without hv.extension)
 import numpy as np
 import pandas as pd
 import panel as pn
@@ -216,7 +217,6 @@ class LinkedViews(param.Parameterized):
         super().__init__(data=data, id_column=id_column, **params)
         self._columns: dict[str, np.ndarray] = {}
         self._orders: dict[str, np.ndarray] = {}
-        self._id_index: pd.Index | None = None
         self._axes: dict[str, _Axes] = {}
         self._streams: dict[str, tuple[hv.streams.BoundsXY, hv.streams.Lasso]] = {}
         self._highlights: dict[str, hv.DynamicMap] = {}
@@ -249,7 +249,10 @@ class LinkedViews(param.Parameterized):
             values = self.data[name]
             if not pd.api.types.is_numeric_dtype(values):
                 raise TypeError(f"column {name!r} is {values.dtype}, not numeric: it cannot be an axis or colour")
-            self._columns[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
+            if values.dtype == np.float64:
+                self._columns[name] = values.to_numpy()  # no copy: a session may hold 1e7 rows
+            else:
+                self._columns[name] = values.to_numpy(dtype=np.float64, na_value=np.nan)
         return self._columns[name]
 
     def _order(self, name: str) -> np.ndarray:
@@ -296,12 +299,22 @@ class LinkedViews(param.Parameterized):
         return self.data.iloc[self.selection]
 
     def positions_of(self, ids: Sequence[Any]) -> np.ndarray:
-        """Row positions of the given ids (strings or the id column's type); unknown ids are skipped."""
-        if self._id_index is None:
-            self._id_index = pd.Index(self.data[self.id_column].astype(str).to_numpy())
-        wanted = pd.Index([str(i) for i in ids])
-        found = self._id_index.get_indexer(wanted)
-        return np.unique(found[found >= 0]).astype(np.int64)
+        """Row positions of the given ids (strings, as the bus stores them, or the id column's type);
+        unknown ids are skipped. Integer ids are compared as integers (Gaia source ids exceed float
+        precision), others as strings."""
+        column = self.data[self.id_column]
+        if pd.api.types.is_integer_dtype(column):
+            wanted: list[Any] = []
+            for value in ids:
+                try:
+                    wanted.append(int(value))
+                except (TypeError, ValueError):
+                    continue
+        else:
+            wanted = [str(value) for value in ids]
+            if not pd.api.types.is_string_dtype(column) or column.dtype == object:
+                column = column.astype(str)
+        return np.flatnonzero(column.isin(wanted).to_numpy()).astype(np.int64)
 
     def select_ids(self, ids: Sequence[Any]) -> int:
         """Select the objects with these ids (e.g. a selection sent by another app); returns how many
@@ -362,8 +375,7 @@ class LinkedViews(param.Parameterized):
     def _density_image(self, x: str, y: str, color: str | None):
         """The base layer of a datashaded plot: all objects binned on the plot's pixel grid (the count,
         or the mean of ``color``), isolated pixels spread like datashader's ``dynspread``."""
-        frame = pd.DataFrame({x: self.column(x), y: self.column(y)}
-                             | ({color: self.column(color)} if color else {}))
+        frame = self.data[list(dict.fromkeys([x, y] + ([color] if color else [])))]
         label = color or "objects per pixel"
 
         def image(x_range: Any = None, y_range: Any = None, width: int | None = None,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import holoviews as hv
 import numpy as np
 import pandas as pd
 import param
 import pytest
 
-import holoviews as hv
 from explore.viz.linked import LinkedViews, points_in_box, points_in_polygon
 
 hv.extension("bokeh")
@@ -142,6 +142,10 @@ def test_select_ids_round_trips_and_skips_unknown_ids(grid_table):
     assert numeric.select_ids(["30", "10"]) == 2  # the bus stores ids as strings
     assert numeric.selected_ids().tolist() == [10, 30]
     assert numeric.selected_rows().x.tolist() == [1.0, 3.0]
+    gaia = LinkedViews(pd.DataFrame({"source_id": np.array([4295806720, 6917528997577384320, 6917528997577384321]),
+                                     "x": [0.0, 1.0, 2.0]}), id_column="source_id")
+    assert gaia.select_ids(["6917528997577384321", "not a number"]) == 1  # beyond float precision
+    assert gaia.selection.tolist() == [2]
 
 
 def test_incoming_selection_of_the_same_dataset_is_applied(grid_table, session):
