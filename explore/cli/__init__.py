@@ -25,7 +25,8 @@ runs.register(app)
 
 
 def _mount_extensions() -> None:
-    if find_spec("explore.cli.browse") is not None:
+    mounted = {group.name for group in app.registered_groups}
+    if find_spec("explore.cli.browse") is not None and "browse" not in mounted:
         from explore.cli.browse import app as browse
 
         app.add_typer(browse, name="browse", help="Search the index of planetary products (the space browser).")
@@ -37,7 +38,7 @@ def _mount_extensions() -> None:
     except Exception:  # noqa: BLE001 - a bad setting must not hide the help
         extra = []
     for cls in Catalogue(extra).list():
-        if cls.cli is not None:
+        if cls.cli is not None and (cls.cli_name or cls.id) not in mounted:
             app.add_typer(cls.cli, name=cls.cli_name or cls.id, help=f"{cls.title}: {cls.summary}")
 
 

@@ -45,10 +45,10 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except ExploreError as exc:
-            err_console.print(f"[red]error:[/] {exc.message}")
+            err_console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
             raise typer.Exit(1) from None
         except (FileNotFoundError, PermissionError, ValueError) as exc:
-            err_console.print(f"[red]error:[/] {exc}")
+            err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper

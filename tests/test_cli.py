@@ -1,0 +1,124 @@
+"""The ``explore`` command: users, files, apps, runs, and errors as one clear line."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+from typer.testing import CliRunner
+
+SUPPORT = str(pathlib.Path(__file__).resolve().parent / "support")
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, database_url):
+    """Invoke ``explore ...`` against a fresh data folder (and database)."""
+    monkeypatch.setenv("EXPLORE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("EXPLORE_DATABASE_URL", database_url)
+    monkeypatch.setenv("EXPLORE_EXTRA_APPS", "explore_test_apps:Countdown,explore_test_apps:ViewOnly")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([SUPPORT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    monkeypatch.delenv("EXPLORE_USER", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    from explore.cli import _mount_extensions, app
+
+    _mount_extensions()
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def test_users_add_reads_the_password_from_stdin(cli):
+    r = cli("users", "add", "alice", "--admin", input="a-long-password\n")
+    assert r.exit_code == 0, r.output
+    assert "created administrator alice" in r.output
+    from explore.platform.core import Platform
+
+    p = Platform()
+    assert p.accounts.authenticate("alice", "a-long-password").is_admin
+    r = cli("users", "add", "alice", input="another-password\n")
+    assert r.exit_code == 1 and "already taken" in r.output
+    r = cli("users", "add", "bob", input="short\n")
+    assert r.exit_code == 1 and "at least 8 characters" in r.output
+    r = cli("users", "list")
+    assert "alice" in r.output and "admin" in r.output
+
+
+def test_files_put_ls_get_share_rm(cli, tmp_path):
+    cli("users", "add", "alice", input="alice-password\n")
+    cli("users", "add", "bob", input="bob-password\n")
+    local = tmp_path / "stars.csv"
+    local.write_text("id,ra,dec\n1,2,3\n")
+    r = cli("files", "put", str(local), "alice/", "--user", "alice")
+    assert r.exit_code == 0 and "uploaded alice/stars.csv" in r.output
+    r = cli("files", "ls", "--user", "alice")
+    assert "stars.csv" in r.output
+    r = cli("files", "ls", "alice", "--user", "bob")
+    assert r.exit_code == 1 and "no such file or folder: alice" in r.output
+    r = cli("files", "share", "alice/stars.csv", "--with", "bob:read", "--user", "alice")
+    assert r.exit_code == 0 and "bob (read)" in r.output
+    out = tmp_path / "copy.csv"
+    r = cli("files", "get", "alice/stars.csv", str(out), "--user", "bob")
+    assert r.exit_code == 0 and out.read_text() == "id,ra,dec\n1,2,3\n"
+    r = cli("files", "rm", "alice/stars.csv", "--user", "bob")
+    assert r.exit_code == 1 and "may read alice/stars.csv but not delete" in r.output
+    r = cli("files", "rm", "alice/stars.csv", "--user", "alice")
+    assert r.exit_code == 0
+    r = cli("files", "ls", "--user", "nobody")
+    assert r.exit_code == 1 and "no user named 'nobody'" in r.output
+
+
+def test_apps_and_a_run_with_progress(cli):
+    cli("users", "add", "alice", input="alice-password\n")
+    r = cli("apps", "list")
+    assert "countdown" in r.output and "Countdown" in r.output
+    r = cli("apps", "show", "countdown")
+    assert "steps" in r.output and "number of steps" in r.output
+    r = cli("run", "countdown", "steps=3", "delay=0", "mode=product", "--user", "alice")
+    assert r.exit_code == 0, r.output
+    assert "COMPLETED" in r.output
+    folder = r.output.split("output folder: ")[1].split()[0]
+    assert folder.startswith("alice/countdown_")
+    from explore.platform.core import Platform
+
+    p = Platform()
+    assert p.workspace.read_bytes(p.accounts.get("alice"), f"{folder}/result.txt") == b"6\n"
+    r = cli("runs", "list", "--user", "alice")
+    assert "COMPLETED" in r.output and "countdown" in r.output
+    r = cli("run", "countdown", "steps=0", "--user", "alice")
+    assert r.exit_code == 1 and "greater than or equal to 1" in r.output
+    r = cli("run", "countdown", "steps", "--user", "alice")
+    assert r.exit_code == 1 and "key=value" in r.output
+
+
+def test_detached_run_then_stop(cli):
+    cli("users", "add", "alice", input="alice-password\n")
+    r = cli("run", "countdown", "steps=1000", "delay=1", "--detach", "--user", "alice")
+    assert r.exit_code == 0
+    run_id = r.output.split("run ")[1].split()[0]
+    r = cli("runs", "stop", run_id[:10], "--user", "alice")
+    assert r.exit_code == 0 and "ABORTED" in r.output  # stopped while queued: no server is running
+    r = cli("runs", "show", run_id, "--user", "alice")
+    assert '"phase": "ABORTED"' in r.output and "STOP requested by alice" in r.output
+
+
+def test_groups(cli):
+    cli("users", "add", "carol", input="carol-password\n")
+    assert cli("groups", "add", "astro", "carol").exit_code == 0
+    r = cli("groups", "list")
+    assert "astro" in r.output and "carol" in r.output
+
+
+def test_serve_prints_a_one_time_link_on_a_first_start(cli, monkeypatch):
+    from explore.cli.server import first_start_link
+    from explore.platform.core import Platform
+
+    p = Platform()
+    link = first_start_link(p)
+    assert link.startswith("http://127.0.0.1:8000/api/v1/auth/signin/")
+    assert p.accounts.get("admin").is_admin and not p.accounts.has_password("admin")
+    # until a password is set, each start prints a new link; there is never a default password
+    assert first_start_link(p) != link
