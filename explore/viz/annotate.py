@@ -239,8 +239,14 @@ class AnnotationLayer(pn.viewable.Viewer):
         try:
             if self.form.editing is not None and self.update(self.form.editing, self.form) is not None:
                 self.form.open = False
-        except (PermissionError, ValueError) as exc:
+        except Exception as exc:  # the platform's own message, shown in the dialog the user acted in
             self.form.error = str(exc)
+
+    def _delete_clicked(self, annotation_id: int) -> None:
+        try:
+            self.delete(annotation_id)
+        except Exception as exc:  # shown beside the list rather than lost in the server log
+            self.message = f"Could not delete: {exc}"
 
     # ---- the list --------------------------------------------------------------------------------
     @param.depends("annotations")
@@ -260,14 +266,15 @@ class AnnotationLayer(pn.viewable.Viewer):
             edit = pmui.Button(label="Edit", variant="text", disabled=not record.can_write,
                                on_click=lambda _, i=record.id: self.edit(i))
             delete = pmui.Button(label="Delete", variant="text", color="error", disabled=not record.can_write,
-                                 on_click=lambda _, i=record.id: self.delete(i))
+                                 on_click=lambda _, i=record.id: self._delete_clicked(i))
             rows.append(pn.Row(pn.pane.Markdown(text, sizing_mode="stretch_width"), edit, delete))
         return pn.Column(*rows, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.Row(pmui.Typography("Annotations", variant="h6"),
-                   pmui.Button(label="Refresh", variant="text", on_click=self.refresh)),
+                   pmui.Button(label="Refresh", variant="text", on_click=self.refresh),
+                   pn.pane.Markdown(self.param.message, margin=(5, 10))),
             self._list,
             self.form.dialog(self._save_edit, allow_attach=False),
             sizing_mode="stretch_width",
@@ -344,7 +351,7 @@ class AnnotatedView(pn.viewable.Viewer):
         region = self.region() if self.form.attach_region else None
         try:
             record = self.layer.create(self.view, self.form, object_ids=object_ids, region=region)
-        except (PermissionError, ValueError) as exc:
+        except Exception as exc:  # the platform's own message (no rights, too many objects), in the dialog
             self.form.error = str(exc)
             return None
         if record is not None:

@@ -632,6 +632,15 @@ class SelectionActions(pn.viewable.Viewer):
         stem = self.name_input.strip().replace("/", "_").replace(" ", "_") or "selection"
         return f"{home}/selections/{stem}{EXPORT_FORMATS[self.export_format]}"
 
+    def _guarded(self, action: Any) -> Any:
+        """A button handler that shows the platform's message instead of losing it in the server log."""
+        def run(*_: Any) -> None:
+            try:
+                action()
+            except Exception as exc:  # any refusal (rights, quota, a bad path) is the user's to read
+                self.message = f"Could not {action.__name__}: {exc}"
+        return run
+
     @param.depends("link", "message")
     def _status(self) -> pn.viewable.Viewable:
         text = self.message
@@ -650,13 +659,16 @@ class SelectionActions(pn.viewable.Viewer):
             pmui.TextInput.from_param(self.param.name_input),
             pmui.Select.from_param(self.param.read_level),
             pmui.TextInput.from_param(self.param.read_users, visible=self.param.read_level.rx() == "shared"),
-            pmui.Button(label="Save selection", on_click=self.save, variant="contained"),
+            pmui.Button(label="Save selection", on_click=self._guarded(self.save), variant="contained"),
             chooser,
-            pn.Row(pmui.Button(label="Load", on_click=self.load), pmui.Button(label="Refresh", on_click=self.refresh)),
+            pn.Row(pmui.Button(label="Load", on_click=self._guarded(self.load)),
+                   pmui.Button(label="Refresh", on_click=self._guarded(self.refresh))),
             to_app,
-            pmui.Button(label="Send", on_click=self.send),
+            pmui.Button(label="Send", on_click=self._guarded(self.send)),
             pn.Row(pmui.Select.from_param(self.param.export_format, width=110),
-                   pmui.TextInput.from_param(self.param.export_path, placeholder=self.default_export_path())),
-            pmui.Button(label="Export selected rows", on_click=self.export),
+                   pmui.TextInput.from_param(self.param.export_path, placeholder=self.default_export_path(),
+                                             width=200)),
+            pmui.Button(label="Export selected rows", on_click=self._guarded(self.export)),
             self._status,
+            width=330,
         )

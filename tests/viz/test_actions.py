@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pandas as pd
+import panel as pn
 import pytest
 
 from explore.sdk import Access
@@ -94,8 +95,16 @@ def test_export_without_selection_writes_nothing(linked, session):
 
 
 def test_the_panel_builds(linked, session):
-    import panel as pn
-
     actions = SelectionActions(linked, session, apps=["sphot"])
     root = pn.panel(actions).get_root()
     assert root is not None
+
+
+def test_a_refusal_from_the_platform_is_shown_not_lost(linked, session):
+    actions = SelectionActions(linked, session)
+    linked.select_positions([1])
+    actions.export_path = "../bob/stolen.csv"
+    buttons = [b for b in pn.panel(actions).select() if getattr(b, "label", None) == "Export selected rows"]
+    buttons[0].clicks += 1
+    assert actions.message.startswith("Could not export:") and "leaves the workspace" in actions.message
+    assert session.files == {}

@@ -130,3 +130,16 @@ def test_annotated_plot_and_list_build_as_panel_models(linked, session):
     texts = [m for m in models if type(m).__name__ == "GlyphRenderer" and type(m.glyph).__name__ == "Text"]
     assert [list(t.data_source.data["title"]) for t in texts] == [["A cluster"]]
     assert any(type(m).__name__.startswith("Dialog") for m in models)
+
+
+def test_a_refusal_from_the_platform_shows_in_the_dialog(linked, session):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("an annotation can name at most 100,000 objects; save a selection instead")
+
+    session.annotate = refuse
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    sky.open_dialog()
+    sky.form.title = "too many"
+    assert sky.submit() is None
+    assert "at most 100,000 objects" in sky.form.error and sky.form.open

@@ -53,7 +53,7 @@ def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session
     import holoviews as hv
     import panel as pn
 
-    from explore.viz import AnnotationLayer, LinkedViews, points_in_box
+    from explore.viz import AnnotationLayer, LinkedViews, SelectionActions, points_in_box, points_in_polygon
 
     hv.extension("bokeh")
     OUT.mkdir(exist_ok=True)
@@ -69,14 +69,15 @@ def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session
         pages.append((linked, layer))
         left = layer.wrap(linked.scatter("a", "b", name="ab"), view="ab")
         right = linked.scatter("b", "c", name="bc")
-        return pn.Column(linked.controls(), pn.Row(left, pn.pane.HoloViews(right)))
+        return pn.Row(pn.Column(linked.controls(), pn.Row(left, pn.pane.HoloViews(right)), layer, width=1000),
+                      SelectionActions(linked, session, apps=["sphot"]))
 
     port = free_port()
     server = pn.serve({"linked": page}, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-            tab = browser.new_page(viewport={"width": 1100, "height": 700})
+            tab = browser.new_page(viewport={"width": 1400, "height": 900})
             tab.goto(f"http://127.0.0.1:{port}/linked")
             tab.locator("text=0 of 100,000 selected").wait_for(timeout=90_000)
             canvases = tab.locator("canvas")
@@ -118,7 +119,9 @@ def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session
             # annotate the left plot: the dialog's record carries the region in view and the objects
             tab.get_by_role("button", name="Annotate").click()
             tab.get_by_label("Title").fill("Dense core")
-            tab.get_by_role("button", name="Save").click()
+            tab.wait_for_timeout(300)
+            (OUT / "viz_annotate_dialog.png").write_bytes(tab.screenshot())
+            tab.get_by_role("button", name="Save", exact=True).click()
             assert wait_until(lambda: bool(session.calls_to("annotate")), 10)
             (args, kwargs), = session.calls_to("annotate")
             assert args[:2] == ("ab", "Dense core")
@@ -130,6 +133,24 @@ def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session
             tab.get_by_role("button", name="Clear selection").click()
             tab.locator("text=0 of 100,000 selected").wait_for(timeout=10_000)
             assert wait_until(lambda: pixels_like(tab.screenshot(clip=right_box), HIGHLIGHT) == 0, 10)
+
+            # a lasso (a triangle) on the right plot selects exactly the objects inside it
+            tab.locator('[title="Lasso Select"]').nth(1).click()
+            rx, ry = right_box["x"] + 130, right_box["y"] + 100
+            tab.mouse.move(rx, ry)
+            tab.mouse.down()
+            for px, py in ((rx + 60, ry + 10), (rx + 90, ry + 150), (rx + 20, ry + 120), (rx + 5, ry + 5)):
+                tab.mouse.move(px, py, steps=6)
+            tab.mouse.up()
+            assert wait_until(lambda: linked.n_selected > 0)
+            geometry = linked.streams("bc")[1].geometry
+            inside = points_in_polygon(table.b.to_numpy(), table.c.to_numpy(), geometry)
+            assert len(geometry) >= 5 and linked.selection.tolist() == inside.tolist()
+            tab.locator(f"text={linked.n_selected:,} of 100,000 selected").wait_for(timeout=10_000)
+            assert wait_until(lambda: pixels_like(tab.screenshot(clip=left_box), HIGHLIGHT) > 200, 10)
+            (OUT / "viz_linked_lasso.png").write_bytes(tab.screenshot())
+            tab.get_by_role("button", name="Clear selection").click()
+            tab.locator("text=0 of 100,000 selected").wait_for(timeout=10_000)
             tab.wait_for_timeout(500)
             shot = tab.screenshot()
             (OUT / "viz_linked_annotated.png").write_bytes(shot)
