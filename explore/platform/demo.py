@@ -37,6 +37,7 @@ def ensure_demo_user(platform: Platform) -> None:
 def prepare_demo(platform: Platform, *, force: bool = False, echo=print) -> list[str]:
     """Generate the demo data of every app that has some and has not made it yet; returns the app ids done."""
     ensure_demo_user(platform)
+    prepare_app_data(platform, echo=echo)
     storage = platform.workspace.storage
     done = []
     for cls in platform.catalogue.list():
@@ -71,4 +72,41 @@ def prepare_demo(platform: Platform, *, force: bool = False, echo=print) -> list
         storage.write_bytes(marker, b"ok")
         echo(f"  done in {time.perf_counter() - start:.1f} s")
         done.append(cls.id)
+    ensure_product_index(platform, echo=echo)
     return done
+
+
+def prepare_app_data(platform: Platform, *, echo=print) -> None:
+    """Let each app with a ``prepare_data(data_dir)`` hook (the Moon app: its rasters) fill the data
+    folder; the hooks are idempotent and quick once done."""
+    for cls in platform.catalogue.list():
+        hook = getattr(cls, "prepare_data", None)
+        if not callable(hook):
+            continue
+        try:
+            hook(platform.settings.data_path)
+        except Exception as exc:  # noqa: BLE001 - one app's data must not stop the server
+            log.exception("data of %s failed", cls.id)
+            echo(f"  the data of {cls.title} could not be prepared: {exc}")
+
+
+def ensure_product_index(platform: Platform, *, n: int = 5000, echo=print) -> None:
+    """Build the space browser's demo product index once, when the products table is empty."""
+    from sqlalchemy import func, select
+
+    from explore.platform.products import Product, make_demo_index
+
+    moon = platform.settings.data_path / "moon"
+    root = moon if (moon / "ale_labels").is_dir() else None
+    with platform.db.session() as s:
+        if s.scalar(select(func.count()).select_from(Product)):
+            return
+        start = time.perf_counter()
+        echo("building the demo product index of the space browser...")
+        try:
+            counts = make_demo_index(s, n=n, lunar_root=root)
+        except Exception as exc:  # noqa: BLE001
+            log.exception("demo product index failed")
+            echo(f"  the demo product index could not be built: {exc}")
+            return
+        echo(f"  {sum(counts.values())} products in {time.perf_counter() - start:.1f} s")

@@ -90,6 +90,32 @@ class LExplo(App):
             raise KeyError(f"unknown vector layer {name!r}; available: {', '.join(makers)}")
         return makers[name](find_moon_data(data_dir), bbox=bbox, as_circles=as_circles)
 
+    @staticmethod
+    def prepare_data(data_dir: str | pathlib.Path) -> None:
+        """Copy the Moon data into ``<data_dir>/moon`` and build the derived rasters (hook called by the
+        platform's demo set-up, so the tiles and the map have their data on first start)."""
+        from .layers import prepare_demo_data
+
+        prepare_demo_data(data_dir)
+
+    def view(self, session: Any) -> Any:
+        """The interactive map (layers, projections, overlays, measuring tools)."""
+        from .view import LExploView
+
+        return LExploView(session).panel()
+
+    def demo(self, folder: pathlib.Path) -> None:
+        """A small real DEM (LDEM_4 around Tycho) to try the map's *Add my raster* and the export."""
+        from .layers import export_region, find_moon_data, moon_layers, prepare_demo_data
+
+        data_dir = os.environ.get("EXPLORE_DATA_DIR")
+        data = prepare_demo_data(data_dir) if data_dir else find_moon_data(None)
+        export_region(moon_layers(data), "elevation", (-20.0, -50.0, -2.0, -36.0), folder / "tycho_ldem4.tif",
+                      max_size=256)
+        (folder / "README.md").write_text(
+            "# L-Explo demo\n\n`tycho_ldem4.tif`: LOLA LDEM_4 heights (m) around Tycho crater, a GeoTIFF with a "
+            "Moon CRS. Open L-Explo, pick it under *Add my raster*, or draw a line across it for a profile.\n")
+
     def run(self, params: Params, ctx: RunContext) -> None:
         """Export the box of one layer as ``<layer>.tif`` (plus ``profile.csv`` and ``summary.json``)."""
         assert isinstance(params, LExploParams)

@@ -1,0 +1,484 @@
+"""L-Explo's interactive map: base layers, projections, overlays and the measuring tools.
+
+* **Equirectangular** (lon/lat degrees): the layer rendered once at LDEM_4's own resolution
+  (0.25 deg, 1440 x 720 pixels: nothing is lost at 7.6 km per pixel) with the same colours as the
+  tiles; a user's GeoTIFF from the workspace is drawn over its own extent.
+* **North / south polar** (IAU_2015:30130 / 30135 metres): the platform's tiles
+  (``/tiles/moon/{layer}/{north|south}_polar/{z}/{x}/{y}.png``), so the ShadowCam 60 m images
+  appear in the albedo layer as you zoom in near the south pole.
+
+Tools (a click on the map, by mode): the value at a point (elevation, slope, albedo), a line or
+polygon whose vertices are clicks (elevation profile along great circles, length and area on the
+sphere), export of the drawn region of a layer as a GeoTIFF into the workspace, and annotations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+import os
+import pathlib
+import tempfile
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+from bokeh.events import Tap
+from bokeh.models import ColumnDataSource, CustomJSTickFormatter, HoverTool, WheelZoomTool, WMTSTileSource
+from bokeh.plotting import figure
+
+from explore.planetary.geodesy import GeometryError, path_length, polygon_area
+
+from .layers import (
+    MoonData,
+    add_user_raster,
+    craters_geojson,
+    elevation_profile,
+    export_region,
+    find_moon_data,
+    moon_layers,
+    point_values,
+    psrs_geojson,
+)
+
+__all__ = ["LExploView", "layer_image", "PROJECTIONS", "MODES"]
+
+PROJECTIONS = {"equirectangular": "Equirectangular", "south_polar": "South polar", "north_polar": "North polar"}
+MODES = {"value": "Value at a point", "line": "Draw line / polygon"}
+#: the polar tile matrix sets in IAU polar metres (their 200 km false origin removed)
+POLAR_LEFT, POLAR_BOTTOM, POLAR_RES0 = 279_963.7814871418, 282_842.7124746194, 2209.708691207964
+POLAR_RIGHT, POLAR_TOP = 285_721.643462097, 282_842.7124746194
+
+
+@functools.lru_cache(maxsize=16)
+def _image(path: str, vmin: float, vmax: float, colormap: str | None, width: int,
+           bbox: tuple[float, float, float, float]) -> np.ndarray:
+    import rasterio
+    from rio_tiler.io import Reader
+
+    from explore.planetary.bodies import crs as moon_crs
+    from explore.planetary.tiles import colormap_lut
+
+    geographic = rasterio.crs.CRS.from_wkt(moon_crs("geographic").to_wkt())
+    with Reader(path) as reader:
+        img = reader.part(bbox, bounds_crs=geographic, dst_crs=geographic, max_size=width, unscale=True,
+                          resampling_method="bilinear")
+    arr = img.array[0]
+    mask = np.ma.getmaskarray(arr)
+    norm = (np.asarray(arr.filled(vmin), dtype="float32") - vmin) / (vmax - vmin)
+    index = np.clip(norm * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    rgba = colormap_lut(colormap)[index]
+    rgba[mask, 3] = 0
+    return np.ascontiguousarray(rgba[::-1]).view(np.uint32)[..., 0]
+
+
+def layer_image(layer: Any, *, width: int = 1440, bbox: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0),
+                source: int = 0) -> np.ndarray:
+    """A layer's source as an RGBA image (uint32, first row south) in lon/lat, with the tiles' colours."""
+    src = layer.sources[source]
+    lo = layer.vmin if src.vmin is None else src.vmin
+    hi = layer.vmax if src.vmax is None else src.vmax
+    return _image(str(src.path), float(lo), float(hi), layer.colormap, int(width), tuple(float(v) for v in bbox))
+
+
+def _transformer(projection: str, inverse: bool = False) -> Any:
+    from pyproj import Transformer
+
+    from explore.planetary.bodies import crs
+
+    a, b = crs("geographic"), crs(projection)
+    return Transformer.from_crs(b, a, always_xy=True) if inverse else Transformer.from_crs(a, b, always_xy=True)
+
+
+class LExploView(param.Parameterized):
+    """The L-Explo map for one session. State: ``projection``, ``layer``, the overlays, ``mode``,
+    the drawn ``vertices`` (lon/lat) and the results of the last tools (``last_values``,
+    ``last_profile``, ``last_export``)."""
+
+    projection = param.Selector(default="equirectangular", objects=list(PROJECTIONS))
+    layer = param.Selector(default="elevation", objects=["elevation", "hillshade", "slope", "albedo", "shadowcam"])
+    craters = param.Boolean(default=True)
+    psrs = param.Boolean(default=False)
+    footprints = param.Boolean(default=True)
+    mode = param.Selector(default="value", objects=list(MODES))
+    vertices = param.List(default=[])
+
+    def __init__(self, session: Any, *, data_dir: str | pathlib.Path | None = None, tiles_url: str = "/tiles/moon",
+                 **params: Any) -> None:
+        super().__init__(**params)
+        self.session = session
+        self.tiles_url = tiles_url
+        if data_dir is None:
+            settings = getattr(getattr(session, "platform", None), "settings", None)
+            data_dir = getattr(settings, "data_path", None) or os.environ.get("EXPLORE_DATA_DIR") or None
+        self.data: MoonData = find_moon_data(data_dir).ensure_derived()
+        self.layers = moon_layers(self.data)
+        self.param.layer.objects = list(self.layers)
+        self.user_rasters: list[tuple[str, pathlib.Path]] = []
+        self.last_values: dict[str, float | None] | None = None
+        self.last_profile: Any = None
+        self.last_export: str | None = None
+        self.message = pn.pane.Markdown("Click the map to read the elevation, slope and albedo at a point.",
+                                        sizing_mode="stretch_width")
+        self.map_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=520)
+        self.profile_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220, visible=False)
+        self.title = pn.widgets.TextInput(name="Annotation title", placeholder="e.g. candidate landing site")
+        self.description = pn.widgets.TextAreaInput(name="Description", height=70)
+        self.raster_select = pn.widgets.Select(name="My GeoTIFFs", options=self._workspace_rasters())
+        self._build_map()
+
+    # ---- workspace rasters ------------------------------------------------------------------
+    def _workspace_rasters(self) -> list[str]:
+        found: list[str] = []
+        home = self.session.home()
+        folders = [home]
+        try:
+            while folders and len(found) < 50:
+                folder = folders.pop(0)
+                for f in self.session.listdir(folder):
+                    path = getattr(f, "path", None) or f"{folder}/{f.name}"
+                    if getattr(f, "is_dir", False) and path.count("/") < 4:
+                        folders.append(path)
+                    elif path.lower().endswith((".tif", ".tiff")):
+                        found.append(path)
+        except (FileNotFoundError, PermissionError, NotImplementedError):
+            pass
+        return found
+
+    def add_raster(self, path: str, kind: str = "dem") -> bool:
+        """Add a GeoTIFF of the workspace as a finer source (drawn in the equirectangular view)."""
+        try:
+            local = self.session.local_path(path)
+            derived = pathlib.Path(tempfile.mkdtemp(prefix="lexplo-user-"))
+            self.layers = add_user_raster(self.layers, local, kind=kind, derived_dir=derived)
+        except Exception as exc:  # noqa: BLE001 - a bad file is a message, not a broken view
+            self.say(f"Cannot use {path} as a layer: {exc}")
+            return False
+        self.user_rasters.append((path, local))
+        self._build_map()
+        self.say(f"Added {path} as a finer {'elevation' if kind == 'dem' else 'albedo'} source.")
+        return True
+
+    # ---- products from the space browser ----------------------------------------------------
+    def _product_footprints(self) -> list[tuple[str, str | None, str | None, str | None]]:
+        """(product id, lon/lat WKT, polar WKT, pole) of the products added to the workspace from the
+        space browser (``<home>/products/*/product.json``)."""
+        out = []
+        try:
+            for f in self.session.listdir(f"{self.session.home()}/products"):
+                try:
+                    meta = json.loads(self.session.read_bytes(f"{self.session.home()}/products/{f.name}/product.json"))
+                except (FileNotFoundError, PermissionError, ValueError):
+                    continue
+                out.append((meta.get("product_id", f.name), meta.get("footprint_wkt"),
+                            meta.get("footprint_polar_wkt"), meta.get("pole")))
+        except (FileNotFoundError, PermissionError):
+            pass
+        return out
+
+    # ---- map --------------------------------------------------------------------------------
+    def to_map(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        if self.projection == "equirectangular":
+            return (lon + 180.0) % 360.0 - 180.0, lat
+        x, y = _transformer(self.projection).transform(lon, lat)
+        return np.asarray(x), np.asarray(y)
+
+    def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
+        if self.projection == "equirectangular":
+            return float(x), float(y)
+        lon, lat = _transformer(self.projection, inverse=True).transform(x, y)
+        return float(lon), float(lat)
+
+    def _visible(self, lat: np.ndarray) -> np.ndarray:
+        if self.projection == "south_polar":
+            return lat < -60.0
+        if self.projection == "north_polar":
+            return lat > 60.0
+        return np.ones(lat.shape, bool)
+
+    def _build_map(self) -> None:
+        proj = self.projection
+        if proj == "equirectangular":
+            fig = figure(x_range=(-180, 180), y_range=(-90, 90), match_aspect=True, height=520,
+                         sizing_mode="stretch_width", tools="pan,reset,save", background_fill_color="#10131a")
+            layer = self.layers[self.layer]
+            fig.image_rgba(image=[layer_image(layer)], x=-180, y=-90, dw=360, dh=180)
+            for k in range(1, len(layer.sources)):
+                src = layer.sources[k]
+                if any(str(src.path) == str(p) for _, p in self.user_rasters):
+                    bbox = self._raster_bbox(src.path)
+                    if bbox is not None:
+                        fig.image_rgba(image=[layer_image(layer, width=1024, bbox=bbox, source=k)], x=bbox[0],
+                                       y=bbox[1], dw=bbox[2] - bbox[0], dh=bbox[3] - bbox[1])
+            fig.xaxis.formatter = CustomJSTickFormatter(code="return tick + '°'")
+            fig.yaxis.formatter = CustomJSTickFormatter(code="return tick + '°'")
+        else:
+            fig = figure(x_range=(-POLAR_LEFT, POLAR_RIGHT), y_range=(-POLAR_BOTTOM, POLAR_TOP), match_aspect=True,
+                         height=520, sizing_mode="stretch_width", tools="pan,reset,save",
+                         background_fill_color="#10131a")
+            fig.add_tile(WMTSTileSource(url=f"{self.tiles_url}/{self.layer}/{proj}/{{Z}}/{{X}}/{{Y}}.png",
+                                        x_origin_offset=POLAR_LEFT, y_origin_offset=POLAR_BOTTOM,
+                                        initial_resolution=POLAR_RES0, wrap_around=False,
+                                        attribution=self.layers[self.layer].attribution))
+            fig.xaxis.formatter = CustomJSTickFormatter(code="return (tick / 1000).toFixed(0) + ' km'")
+            fig.yaxis.formatter = CustomJSTickFormatter(code="return (tick / 1000).toFixed(0) + ' km'")
+        fig.grid.visible = False
+        wheel = WheelZoomTool()
+        fig.add_tools(wheel)
+        fig.toolbar.active_scroll = wheel
+        self._overlays(fig)
+        self.line_source = ColumnDataSource({"x": [], "y": []})
+        fig.line("x", "y", source=self.line_source, line_color="#ff7043", line_width=2)
+        fig.scatter("x", "y", source=self.line_source, size=7, color="#ff7043")
+        self.point_source = ColumnDataSource({"x": [], "y": []})
+        fig.scatter("x", "y", source=self.point_source, size=12, marker="cross", color="#ffeb3b", line_width=3)
+        fig.on_event(Tap, lambda event: self.on_click(event.x, event.y))
+        self.figure = fig
+        self.map_pane.object = fig
+        self._draw_vertices()
+
+    def _raster_bbox(self, path: pathlib.Path) -> tuple[float, float, float, float] | None:
+        import rasterio
+        from rasterio.warp import transform_bounds
+
+        from explore.planetary.bodies import crs as moon_crs
+
+        try:
+            with rasterio.open(path) as ds:
+                dst = rasterio.crs.CRS.from_wkt(moon_crs("geographic").to_wkt())
+                return tuple(transform_bounds(ds.crs, dst, *ds.bounds, densify_pts=21))  # type: ignore[return-value]
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _overlays(self, fig: Any) -> None:
+        if self.craters:
+            gj = craters_geojson(self.data, min_diameter_km=0.0)
+            lon = np.array([f["geometry"]["coordinates"][0] for f in gj["features"]])
+            lat = np.array([f["geometry"]["coordinates"][1] for f in gj["features"]])
+            d = np.array([f["properties"]["diameter_km"] for f in gj["features"]])
+            keep = self._visible(lat)
+            x, y = self.to_map(lon[keep], lat[keep])
+            src = ColumnDataSource({"x": x, "y": y, "d": d[keep], "lon": lon[keep], "lat": lat[keep]})
+            r = fig.scatter("x", "y", source=src, size=5, color="#ffffff", alpha=0.7, line_color="#000000")
+            fig.add_tools(HoverTool(renderers=[r], tooltips=[("crater, D (km)", "@d{0.0}"),
+                                                             ("lon, lat", "@lon{0.00}, @lat{0.00}")]))
+        if self.psrs:
+            gj = psrs_geojson(self.data)
+            lon = np.array([f["geometry"]["coordinates"][0] for f in gj["features"]])
+            lat = np.array([f["geometry"]["coordinates"][1] for f in gj["features"]])
+            area = np.array([f["properties"]["area_km2"] for f in gj["features"]])
+            keep = self._visible(lat)
+            x, y = self.to_map(lon[keep], lat[keep])
+            src = ColumnDataSource({"x": x, "y": y, "area": area[keep]})
+            r = fig.scatter("x", "y", source=src, size=4, color="#29b6f6", alpha=0.8)
+            fig.add_tools(HoverTool(renderers=[r], tooltips=[("PSR area (km²)", "@area{0.0}")]))
+        if self.footprints:
+            import shapely
+
+            xs, ys, names = [], [], []
+            for pid, wkt, polar_wkt, pole in self._product_footprints():
+                if self.projection == "equirectangular" and wkt:
+                    geom = shapely.from_wkt(wkt)
+                elif polar_wkt and pole == ("S" if self.projection == "south_polar" else "N"):
+                    geom = shapely.from_wkt(polar_wkt)
+                else:
+                    continue
+                for poly in getattr(geom, "geoms", [geom]):
+                    x, y = np.asarray(poly.exterior.coords).T
+                    xs.append(x.tolist())
+                    ys.append(y.tolist())
+                    names.append(pid)
+            if xs:
+                src = ColumnDataSource({"xs": xs, "ys": ys, "product": names})
+                r = fig.patches("xs", "ys", source=src, fill_alpha=0.15, fill_color="#66bb6a", line_color="#66bb6a",
+                                line_width=2)
+                fig.add_tools(HoverTool(renderers=[r], tooltips=[("product", "@product")]))
+
+    @param.depends("projection", "layer", "craters", "psrs", "footprints", watch=True)
+    def _rebuild(self) -> None:
+        if self.layer == "shadowcam" and self.projection == "equirectangular":
+            self.say("ShadowCam covers only 7-60 km around the south pole: use the south polar projection and zoom in.")
+        self._build_map()
+
+    # ---- tools -------------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        self.message.object = text
+
+    def on_click(self, x: float, y: float) -> None:
+        """A click on the map: the value at the point, or a new vertex of the line, by ``mode``."""
+        lon, lat = self.to_lonlat(x, y)
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return
+        if self.mode == "value":
+            self.value_at(lon, lat)
+        else:
+            self.vertices = [*self.vertices, (lon, lat)]
+            self._draw_vertices()
+            self.say(f"{len(self.vertices)} vertices; use Profile, Measure, Export or Annotate.")
+
+    def value_at(self, lon: float, lat: float) -> dict[str, float | None]:
+        """Elevation (m), slope (deg) and albedo (DN) at a point, shown and returned."""
+        values = point_values(lon, lat, self.data)
+        self.last_values = values
+        x, y = self.to_map([lon], [lat])
+        self.point_source.data = {"x": x.tolist(), "y": y.tolist()}
+
+        def fmt(v: float | None, unit: str) -> str:
+            return "no data" if v is None else f"{v:,.1f} {unit}"
+
+        self.say(f"**{lon:.3f}° E, {lat:.3f}° N**: elevation {fmt(values.get('elevation'), 'm')}, slope "
+                 f"{fmt(values.get('slope'), '°')}, albedo {fmt(values.get('albedo'), 'DN')}")
+        return values
+
+    def _draw_vertices(self) -> None:
+        if not self.vertices:
+            self.line_source.data = {"x": [], "y": []}
+            return
+        lon, lat = np.array(self.vertices, dtype=float).T
+        if self.projection == "equirectangular":
+            x, y = lon, lat
+        else:
+            from explore.planetary.geodesy import sample_path
+
+            if len(lon) > 1:
+                _, lon, lat = sample_path(list(zip(lon, lat, strict=True)), n=64 * (len(lon) - 1))
+            x, y = self.to_map(lon, lat)
+        self.line_source.data = {"x": np.asarray(x).tolist(), "y": np.asarray(y).tolist()}
+
+    def clear_line(self) -> None:
+        self.vertices = []
+        self._draw_vertices()
+        self.profile_pane.visible = False
+        self.say("Line cleared.")
+
+    def profile(self, n: int = 256) -> Any:
+        """The elevation profile along the drawn line (great circles), plotted under the map."""
+        if len(self.vertices) < 2:
+            self.say("Draw a line first: choose *Draw line / polygon* and click two or more points.")
+            return None
+        try:
+            prof = elevation_profile(self.vertices, n=n, data=self.data)
+        except (GeometryError, ValueError) as exc:
+            self.say(f"Cannot make a profile: {exc}")
+            return None
+        self.last_profile = prof
+        fig = figure(height=220, sizing_mode="stretch_width", x_axis_label="distance (km)",
+                     y_axis_label="elevation (m)", tools="pan,wheel_zoom,box_zoom,reset,save,hover",
+                     title=f"Elevation profile, {prof.length_m / 1000:,.1f} km along great circles (LOLA LDEM_4)")
+        fig.line(np.asarray(prof.distance_m) / 1000.0, prof.value, line_width=2, color="#3f51b5")
+        self.profile_pane.object = fig
+        self.profile_pane.visible = True
+        finite = np.asarray(prof.value)[np.isfinite(prof.value)]
+        rng = f"; elevation {finite.min():,.0f} .. {finite.max():,.0f} m" if finite.size else ""
+        self.say(f"Profile: {prof.length_m / 1000:,.2f} km{rng}.")
+        return prof
+
+    def measure(self) -> dict[str, float]:
+        """Length of the drawn line and, with three or more vertices, the area it encloses (sphere R = 1737.4 km)."""
+        out: dict[str, float] = {}
+        try:
+            out["length_m"] = path_length(self.vertices)
+            if len(self.vertices) >= 3:
+                out["area_m2"] = polygon_area(self.vertices)
+        except (GeometryError, ValueError) as exc:
+            self.say(f"Cannot measure: {exc}")
+            return out
+        text = f"Length {out['length_m'] / 1000:,.3f} km"
+        if "area_m2" in out:
+            text += f"; closed polygon area {out['area_m2'] / 1e6:,.1f} km²"
+        self.say(text + " (on the sphere R = 1737.4 km).")
+        return out
+
+    def region_bbox(self) -> tuple[float, float, float, float] | None:
+        if len(self.vertices) < 2:
+            return None
+        lon, lat = np.array(self.vertices, dtype=float).T
+        lon = (lon + 180.0) % 360.0 - 180.0
+        return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+    def export(self, layer: str | None = None, max_size: int = 1024) -> str | None:
+        """Export the box around the drawn vertices of a layer as a GeoTIFF into ``<home>/lexplo_exports``."""
+        layer = layer or self.layer
+        bbox = self.region_bbox()
+        if bbox is None or bbox[0] >= bbox[2] or bbox[1] >= bbox[3]:
+            self.say("Draw a region first (two or more points spanning an area): its bounding box is exported.")
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                out = export_region(self.layers, layer, bbox, pathlib.Path(tmp) / f"{layer}.tif", max_size=max_size)
+            except ValueError as exc:
+                self.say(f"Cannot export: {exc}")
+                return None
+            data = out.read_bytes()
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        folder = f"{self.session.home()}/lexplo_exports"
+        try:
+            self.session.makedirs(folder)
+            path = self.session.write_bytes(f"{folder}/{layer}_{stamp}.tif", data)
+        except (PermissionError, OSError, ValueError) as exc:
+            self.say(f"Cannot write the export to your workspace: {exc}")
+            return None
+        self.last_export = path
+        self.say(f"Exported {layer} over W {bbox[0]:.2f} S {bbox[1]:.2f} E {bbox[2]:.2f} N {bbox[3]:.2f} to **{path}**.")
+        return path
+
+    def annotate(self, title: str | None = None, description: str | None = None) -> Any:
+        """Attach an annotation to the drawn point, line or polygon (GeoJSON region, lon/lat)."""
+        title = (title if title is not None else self.title.value or "").strip()
+        if not title:
+            self.say("Give the annotation a title.")
+            return None
+        if self.vertices:
+            coords = [list(v) for v in self.vertices]
+            if len(coords) >= 3:
+                region = {"type": "Polygon", "coordinates": [coords + [coords[0]]]}
+            elif len(coords) == 2:
+                region = {"type": "LineString", "coordinates": coords}
+            else:
+                region = {"type": "Point", "coordinates": coords[0]}
+        elif self.point_source.data["x"]:
+            lon, lat = self.to_lonlat(self.point_source.data["x"][0], self.point_source.data["y"][0])
+            region = {"type": "Point", "coordinates": [lon, lat]}
+        else:
+            self.say("Click a point or draw a line or polygon to annotate first.")
+            return None
+        region["projection"] = self.projection
+        try:
+            record = self.session.annotate("lexplo/map", title, description if description is not None
+                                           else self.description.value, region=region)
+        except (PermissionError, ValueError) as exc:
+            self.say(f"Cannot save the annotation: {exc}")
+            return None
+        self.say(f"Annotation **{title}** saved.")
+        return record
+
+    # ---- layout -------------------------------------------------------------------------------
+    def panel(self) -> pn.viewable.Viewable:
+        controls = pn.Param(self.param, parameters=["projection", "layer", "craters", "psrs", "footprints", "mode"],
+                            widgets={"projection": {"type": pn.widgets.RadioButtonGroup, "button_type": "primary",
+                                                    "options": {v: k for k, v in PROJECTIONS.items()}},
+                                     "mode": {"type": pn.widgets.RadioButtonGroup,
+                                              "options": {v: k for k, v in MODES.items()}}},
+                            show_name=False, width=300)
+
+        def button(label: str, fn: Any) -> pn.widgets.Button:
+            b = pn.widgets.Button(name=label, button_type="default", sizing_mode="stretch_width")
+            b.on_click(lambda _e: fn())
+            return b
+
+        tools = pn.Column(
+            pn.pane.Markdown("**Line / polygon tools**"),
+            pn.Row(button("Profile", self.profile), button("Measure", self.measure)),
+            pn.Row(button("Export GeoTIFF", self.export), button("Clear", self.clear_line)),
+            pn.pane.Markdown("**Annotate**"), self.title, self.description, button("Save annotation", self.annotate),
+            pn.pane.Markdown("**Add my raster**"), self.raster_select,
+            button("Add as elevation source", lambda: self.raster_select.value and self.add_raster(self.raster_select.value)),
+            width=300,
+        )
+        main = pn.Column(self.message, self.map_pane, self.profile_pane, sizing_mode="stretch_width")
+        return pn.Row(pn.Column(controls, tools, width=310), main, sizing_mode="stretch_width")
