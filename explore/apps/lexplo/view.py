@@ -124,7 +124,8 @@ class LExploView(param.Parameterized):
         self.message = pn.pane.Markdown("Click the map to read the elevation, slope and albedo at a point.",
                                         sizing_mode="stretch_width")
         self.map_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=520)
-        self.profile_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220, visible=False)
+        self.profile_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220)
+        self.profile_box = pn.Column(self.profile_pane, visible=False, sizing_mode="stretch_width")
         self.title = pn.widgets.TextInput(name="Annotation title", placeholder="e.g. candidate landing site")
         self.description = pn.widgets.TextAreaInput(name="Description", height=70)
         self.raster_select = pn.widgets.Select(name="My GeoTIFFs", options=self._workspace_rasters())
@@ -353,7 +354,7 @@ class LExploView(param.Parameterized):
     def clear_line(self) -> None:
         self.vertices = []
         self._draw_vertices()
-        self.profile_pane.visible = False
+        self.profile_box.visible = False
         self.say("Line cleared.")
 
     def profile(self, n: int = 256) -> Any:
@@ -372,7 +373,7 @@ class LExploView(param.Parameterized):
                      title=f"Elevation profile, {prof.length_m / 1000:,.1f} km along great circles (LOLA LDEM_4)")
         fig.line(np.asarray(prof.distance_m) / 1000.0, prof.value, line_width=2, color="#3f51b5")
         self.profile_pane.object = fig
-        self.profile_pane.visible = True
+        self.profile_box.visible = True
         finite = np.asarray(prof.value)[np.isfinite(prof.value)]
         rng = f"; elevation {finite.min():,.0f} .. {finite.max():,.0f} m" if finite.size else ""
         self.say(f"Profile: {prof.length_m / 1000:,.2f} km{rng}.")
@@ -480,5 +481,5 @@ class LExploView(param.Parameterized):
             button("Add as elevation source", lambda: self.raster_select.value and self.add_raster(self.raster_select.value)),
             width=300,
         )
-        main = pn.Column(self.message, self.map_pane, self.profile_pane, sizing_mode="stretch_width")
+        main = pn.Column(self.message, self.map_pane, self.profile_box, sizing_mode="stretch_width")
         return pn.Row(pn.Column(controls, tools, width=310), main, sizing_mode="stretch_width")

@@ -1,0 +1,147 @@
+"""L-Explo's map view, built on the real test Moon data with a session over a temporary folder."""
+
+from __future__ import annotations
+
+import pathlib
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from explore.apps.lexplo.app import LExplo
+from explore.apps.lexplo.view import LExploView
+
+
+class FolderSession:
+    """The part of ``explore.sdk.Session`` the view uses, on a local folder."""
+
+    user = "alice"
+    app_id = "lexplo"
+    incoming_selection = None
+
+    def __init__(self, root: pathlib.Path) -> None:
+        self.root = root
+        self.notes: list[dict] = []
+        (root / "alice").mkdir(parents=True, exist_ok=True)
+
+    def home(self) -> str:
+        return "alice"
+
+    def local_path(self, path: str) -> pathlib.Path:
+        return self.root / path
+
+    def listdir(self, path: str = "") -> list:
+        folder = self.root / path
+        if not folder.is_dir():
+            raise FileNotFoundError(path)
+        return [SimpleNamespace(name=p.name, path=f"{path}/{p.name}", is_dir=p.is_dir()) for p in sorted(folder.iterdir())]
+
+    def read_bytes(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def makedirs(self, path: str) -> str:
+        (self.root / path).mkdir(parents=True, exist_ok=True)
+        return path
+
+    def write_bytes(self, path: str, data: bytes) -> str:
+        (self.root / path).write_bytes(data)
+        return path
+
+    def annotate(self, view, title, description="", *, object_ids=None, region=None, read=None, write=None):
+        self.notes.append({"view": view, "title": title, "description": description, "region": region})
+        return self.notes[-1]
+
+
+@pytest.fixture
+def view(moon_dir, tmp_path):
+    return LExploView(FolderSession(tmp_path / "ws"), data_dir=moon_dir)
+
+
+def test_the_view_builds_in_every_projection(view):
+    assert view.panel() is not None
+    assert view.figure.x_range.start == -180
+    for projection in ("south_polar", "north_polar", "equirectangular"):
+        view.projection = projection
+        assert view.map_pane.object is view.figure
+    view.projection = "south_polar"
+    tiles = view.figure.renderers[0].tile_source
+    assert tiles.url.endswith("/elevation/south_polar/{Z}/{X}/{Y}.png")
+
+
+def test_point_tool_gives_the_elevation_the_cli_prints(view, moon_dir):
+    result = CliRunner().invoke(LExplo.cli, ["elevation", "--lon", "-3.2", "--lat", "26.1", "--data-dir", str(moon_dir)])
+    assert result.exit_code == 0, result.output
+    view.on_click(-3.2, 26.1)  # a click in the equirectangular view is lon/lat
+    assert view.last_values["elevation"] == pytest.approx(float(result.output.strip()))
+    assert view.last_values["elevation"] == pytest.approx(-1736.5)
+    assert "elevation -1,736.5 m" in view.message.object
+
+
+def test_point_tool_in_the_polar_view_reads_the_same_place(view):
+    view.projection = "south_polar"
+    x, y = view.to_map([45.0], [-85.0])
+    view.on_click(float(x[0]), float(y[0]))
+    direct = view.value_at(45.0, -85.0)
+    assert view.last_values == direct
+
+
+def test_profile_runs_between_the_drawn_vertices(view):
+    view.mode = "line"
+    view.on_click(-10.0, 0.0)
+    view.on_click(10.0, 0.0)
+    prof = view.profile(n=81)
+    assert (prof.lon[0], prof.lat[0]) == pytest.approx((-10.0, 0.0))
+    assert (prof.lon[-1], prof.lat[-1]) == pytest.approx((10.0, 0.0))
+    assert prof.length_m == pytest.approx(606467.0, abs=1.0)  # 20 deg of the equator
+    assert view.profile_box.visible
+
+
+def test_distance_and_area_on_the_sphere(view):
+    view.vertices = [(0.0, 0.0), (90.0, 0.0), (0.0, 90.0)]
+    out = view.measure()
+    r = 1_737_400.0
+    assert out["area_m2"] == pytest.approx(np.pi * r**2 / 2, rel=1e-6)  # an octant
+    assert out["length_m"] == pytest.approx(np.pi * r, rel=1e-6)  # two quarter circles
+
+
+def test_export_writes_a_geotiff_with_a_moon_crs(view):
+    import rasterio
+
+    view.vertices = [(-5.0, -5.0), (5.0, 5.0)]
+    path = view.export("slope", max_size=64)
+    assert path.startswith("alice/lexplo_exports/slope_")
+    with rasterio.open(view.session.local_path(path)) as ds:
+        assert ds.crs is not None and "Moon" in ds.crs.to_wkt()
+        assert ds.bounds.left == pytest.approx(-5.0, abs=0.3) and ds.bounds.top == pytest.approx(5.0, abs=0.3)
+        assert np.nanmax(ds.read(1)) < 90.0
+
+
+def test_export_without_a_region_says_so(view):
+    assert view.export() is None
+    assert "Draw a region first" in view.message.object
+
+
+def test_annotation_carries_the_drawn_region(view):
+    view.vertices = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]
+    note = view.annotate("crater rim", "a bright ejecta ray")
+    assert note["region"]["type"] == "Polygon"
+    assert note["region"]["coordinates"][0][0] == note["region"]["coordinates"][0][-1]
+    assert view.annotate("") is None
+
+
+def test_a_user_geotiff_becomes_a_layer_source(view):
+    view.vertices = [(-20.0, -50.0), (-2.0, -36.0)]
+    path = view.export("elevation", max_size=64)
+    view.raster_select.options = view._workspace_rasters()
+    assert path in view.raster_select.options
+    assert view.add_raster(path)
+    assert len(view.layers["elevation"].sources) == 2
+    assert len(view.figure.renderers) >= 2
+
+
+def test_a_file_without_a_crs_is_a_message(view, tmp_path):
+    bad = view.session.local_path("alice/notes.tif")
+    bad.write_bytes(b"not a tiff")
+    assert not view.add_raster("alice/notes.tif")
+    assert "Cannot use" in view.message.object
