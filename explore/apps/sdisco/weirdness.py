@@ -315,26 +315,43 @@ class TotalWeirdness(BaseEstimator):
         is_ref[ref] = np.arange(ref.size)
         mean = np.empty(n)
         err = np.empty(n)
-        m_used = np.empty(n)
         step = max(1, self.block_size)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            d2 = nR[None, :] + norms[start:stop, None] - 2.0 * (Xc[start:stop] @ R.T)
-            d = np.sqrt(np.maximum(d2, 0.0), dtype=np.float64)
-            self_hit = is_ref[start:stop]
-            own = self_hit >= 0
-            d[np.flatnonzero(own), self_hit[own]] = np.nan
-            m = ref.size - own.astype(int)
-            mean[start:stop] = np.nansum(d, axis=1) / m
-            sq = np.nansum((d - mean[start:stop, None]) ** 2, axis=1)
-            err[start:stop] = np.sqrt(sq / (m - 1) / m * np.clip(1 - m / (n - 1), 0, 1))
-            m_used[start:stop] = m
+            G = Xc[start:stop] @ R.T
+            _sample_moments(G, norms[start:stop], nR, is_ref[start:stop], n, mean[start:stop], err[start:stop])
             if progress is not None:
                 progress(stop / n)
         self.scores_ = mean
         self.scores_error_ = err
         self.n_reference_ = int(ref.size)
         return self
+
+
+@numba.njit(parallel=True, cache=True, fastmath=True)
+def _sample_moments(G, ni, nR, own, n, mean, err):  # noqa: ANN001
+    """Mean distance of each row to the reference objects (itself left out) and its standard error."""
+    b1, m = G.shape
+    two = np.float32(2.0)
+    zero = np.float32(0.0)
+    for a in numba.prange(b1):
+        s = 0.0
+        s2 = 0.0
+        for b in range(m):
+            d = np.sqrt(max(ni[a] + nR[b] - two * G[a, b], zero))
+            s += d
+            s2 += d * d
+        cnt = m
+        if own[a] >= 0:
+            d = np.sqrt(max(ni[a] + nR[own[a]] - two * G[a, own[a]], zero))
+            s -= d
+            s2 -= d * d
+            cnt -= 1
+        mu = s / cnt
+        var = max(s2 / cnt - mu * mu, 0.0) * cnt / (cnt - 1)
+        fpc = max(1.0 - cnt / (n - 1), 0.0)
+        mean[a] = mu
+        err[a] = math.sqrt(var / cnt * fpc)
 
 
 class NeighbourWeirdness(BaseEstimator):
