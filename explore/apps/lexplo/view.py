@@ -46,8 +46,8 @@ from .layers import (
 
 __all__ = ["LExploView", "layer_image", "PROJECTIONS", "MODES"]
 
-PROJECTIONS = {"equirectangular": "Equirectangular", "south_polar": "South polar", "north_polar": "North polar"}
-MODES = {"value": "Value at a point", "line": "Draw line / polygon"}
+PROJECTIONS = {"equirectangular": "Equirect.", "south_polar": "South polar", "north_polar": "North polar"}
+MODES = {"value": "Point value", "line": "Draw line / polygon"}
 #: the polar tile matrix sets in IAU polar metres (their 200 km false origin removed)
 POLAR_LEFT, POLAR_BOTTOM, POLAR_RES0 = 279_963.7814871418, 282_842.7124746194, 2209.708691207964
 POLAR_RIGHT, POLAR_TOP = 285_721.643462097, 282_842.7124746194
@@ -109,6 +109,8 @@ class LExploView(param.Parameterized):
     def __init__(self, session: Any, *, data_dir: str | pathlib.Path | None = None, tiles_url: str = "/tiles/moon",
                  **params: Any) -> None:
         super().__init__(**params)
+        import rio_tiler.io  # noqa: F401 - before the map's first tiles are requested (see browse_page)
+
         self.session = session
         self.tiles_url = tiles_url
         if data_dir is None:
@@ -462,10 +464,12 @@ class LExploView(param.Parameterized):
     def panel(self) -> pn.viewable.Viewable:
         controls = pn.Param(self.param, parameters=["projection", "layer", "craters", "psrs", "footprints", "mode"],
                             widgets={"projection": {"type": pn.widgets.RadioButtonGroup, "button_type": "primary",
-                                                    "options": {v: k for k, v in PROJECTIONS.items()}},
-                                     "mode": {"type": pn.widgets.RadioButtonGroup,
+                                                    "options": {v: k for k, v in PROJECTIONS.items()},
+                                                    "sizing_mode": "stretch_width"},
+                                     "mode": {"type": pn.widgets.RadioButtonGroup, "button_type": "primary",
+                                              "button_style": "outline", "sizing_mode": "stretch_width",
                                               "options": {v: k for k, v in MODES.items()}}},
-                            show_name=False, width=300)
+                            show_name=False, sizing_mode="stretch_width")
 
         def button(label: str, fn: Any) -> pn.widgets.Button:
             b = pn.widgets.Button(name=label, button_type="default", sizing_mode="stretch_width")
@@ -479,7 +483,7 @@ class LExploView(param.Parameterized):
             pn.pane.Markdown("**Annotate**"), self.title, self.description, button("Save annotation", self.annotate),
             pn.pane.Markdown("**Add my raster**"), self.raster_select,
             button("Add as elevation source", lambda: self.raster_select.value and self.add_raster(self.raster_select.value)),
-            width=300,
+            sizing_mode="stretch_width",
         )
         main = pn.Column(self.message, self.map_pane, self.profile_box, sizing_mode="stretch_width")
-        return pn.Row(pn.Column(controls, tools, width=310), main, sizing_mode="stretch_width")
+        return pn.Row(pn.Column(controls, tools, width=360), main, sizing_mode="stretch_width")

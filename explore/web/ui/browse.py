@@ -202,8 +202,8 @@ class SpaceBrowser(param.Parameterized):
         self.product_type = pmui.Select(label="Product type", options=[ANY], value=ANY, **w)
         self.angles = {}
         for name in ("emission", "incidence", "phase"):
-            self.angles[name] = (pmui.FloatInput(label=f"min {name}", value=None, width=120),
-                                 pmui.FloatInput(label=f"max {name}", value=None, width=120))
+            self.angles[name] = (pmui.TextInput(label=f"min {name} (°)", placeholder="any", width=135),
+                                 pmui.TextInput(label=f"max {name} (°)", placeholder="any", width=135))
         self.start = pmui.DatePicker(label="Observed from", value=None, **w)
         self.stop = pmui.DatePicker(label="Observed until", value=None, **w)
         self.sort = pmui.Select(label="Sort by", options=list(SORT_KEYS), value="start_time", width=150)
@@ -274,10 +274,19 @@ class SpaceBrowser(param.Parameterized):
             t = dt.time(23, 59, 59) if end else dt.time(0, 0)
             return dt.datetime.combine(value, t, tzinfo=dt.UTC)
 
+        def angle(widget: Any, label: str) -> float | None:
+            text = "" if widget.value is None else str(widget.value).strip()
+            if not text:
+                return None
+            try:
+                return float(text)
+            except ValueError:
+                raise SearchError(f"{label} must be a number of degrees, not {text!r}") from None
+
         kw: dict[str, Any] = {}
         for name, (lo, hi) in self.angles.items():
-            kw[f"min_{name}"] = lo.value
-            kw[f"max_{name}"] = hi.value
+            kw[f"min_{name}"] = angle(lo, f"min {name}")
+            kw[f"max_{name}"] = angle(hi, f"max {name}")
         region = self.region or {}
         sort = self.sort.value
         return ProductQuery(
@@ -682,6 +691,10 @@ class SpaceBrowser(param.Parameterized):
 
 def browse_page(platform: Platform, user: Principal) -> pn.viewable.Viewable:
     """The space browser for a signed-in user (the portal frame is added around it)."""
+    # The tile routes import rio_tiler lazily in worker threads; several first tiles at once can
+    # meet a half-initialised module. Importing it here, before the page asks for tiles, avoids it.
+    import rio_tiler.io  # noqa: F401
+
     browser = SpaceBrowser(platform, user)
     browser.search()
     return browser.panel()
