@@ -27,6 +27,9 @@ __all__ = ["AnnotationForm", "AnnotationLayer", "AnnotatedView", "annotation_ele
 LEVELS = ["private", "shared", "public"]
 REGION_COLOR = "#ff8f00"
 OBJECT_COLOR = "#00c853"
+#: annotations naming more objects than this are drawn as an image on the plot's pixel grid, not as
+#: markers (tens of thousands of glyphs take the browser seconds to draw)
+MAX_MARKERS = 1000
 
 
 def _split(text: str) -> list[str]:
@@ -99,7 +102,7 @@ class AnnotationForm(param.Parameterized):
 
 
 def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = "y",
-                        positions: Any = None) -> hv.Overlay:
+                        positions: Any = None, max_markers: int = MAX_MARKERS) -> hv.Overlay:
     """The annotations of one view as plot elements.
 
     Parameters
@@ -110,6 +113,9 @@ def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = 
         The names of the plot's axes (the elements share them, so they overlay on its axes).
     positions
         ``f(object_ids) -> (xs, ys)``: where the annotated objects are on this plot; None draws none.
+    max_markers
+        Annotations with more objects get no markers here (:class:`AnnotatedView` draws them as an
+        image).
 
     Returns
     -------
@@ -124,13 +130,12 @@ def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = 
             (x0, x1), (y0, y1) = sorted(map(float, region["x"])), sorted(map(float, region["y"]))
             boxes.append((x0, y0, x1, y1, record.title))
             labels.append((x0, y1, record.title))
-        if record.object_ids and positions is not None:
+        if record.object_ids and positions is not None and len(record.object_ids) <= max_markers:
             xs, ys = positions(record.object_ids)
             objects[x] += list(xs)
             objects[y] += list(ys)
             objects["title"] += [record.title] * len(xs)
-            # rings around a few objects; small dots where thousands would cover the plot
-            objects["marker_size"] += [11 if len(xs) <= 1000 else 4] * len(xs)
+            objects["marker_size"] += [11 if len(xs) <= 100 else 6] * len(xs)
     rects = hv.Rectangles(boxes, kdims=[x, y, f"{x}_end", f"{y}_end"], vdims=["title"]).opts(
         fill_color=REGION_COLOR, fill_alpha=0.12, line_color=REGION_COLOR, line_dash="dashed", line_width=2,
         tools=["hover"])
@@ -193,15 +198,16 @@ class AnnotationLayer(pn.viewable.Viewer):
 
     # ---- platform calls --------------------------------------------------------------------------
     def create(self, view: str, form: AnnotationForm, *, object_ids: list[str] | None = None,
-               region: dict[str, Any] | None = None) -> AnnotationRecord | None:
-        """Store a new annotation of ``view`` from a filled form."""
+               region: dict[str, Any] | None = None, refresh: bool = True) -> AnnotationRecord | None:
+        """Store a new annotation of ``view`` from a filled form (and reload the list unless told not to)."""
         if not form.title.strip():
             form.error = "An annotation needs a title."
             return None
         record = self.session.annotate(view, form.title.strip(), form.description, object_ids=object_ids,
                                        region=region, read=form.access("read"), write=form.access("write"))
         self.message = f"Annotation “{record.title}” saved."
-        self.refresh()
+        if refresh:
+            self.refresh()
         return record
 
     def update(self, annotation_id: int, form: AnnotationForm) -> AnnotationRecord | None:
@@ -303,6 +309,17 @@ class AnnotatedView(pn.viewable.Viewer):
         self._overlay = hv.DynamicMap(self._elements, streams=[
             hv.streams.Params(parameterized=layer, parameters=["annotations"]), self.range_stream])
         self._display = plot * self._overlay
+        self._many: tuple[list[AnnotationRecord], np.ndarray] | None = None
+        #: the image of annotations with more than MAX_MARKERS objects (None when objects cannot be placed)
+        self.objects_layer: hv.DynamicMap | None = None
+        if self._can_place():
+            many = hv.DynamicMap(self._many_objects, streams=[
+                hv.streams.Params(parameterized=layer, parameters=["annotations"]), hv.streams.RangeXY(),
+                hv.streams.PlotSize()])
+            many = many.opts(cmap=[OBJECT_COLOR], clim=(0.5, 1), clipping_colors={"min": "transparent"},
+                             alpha=0.8, colorbar=False)
+            self.objects_layer = many
+            self._display = plot * many * self._overlay
 
     def _on_range(self, x_range: Any = None, y_range: Any = None) -> None:
         self.param.update(x_range=tuple(x_range) if x_range is not None else None,
@@ -313,9 +330,19 @@ class AnnotatedView(pn.viewable.Viewer):
         pos = linked.positions_of(ids)
         return linked.column(self.x)[pos], linked.column(self.y)[pos]
 
-    def _elements(self, annotations: list[AnnotationRecord], x_range: Any = None, y_range: Any = None) -> hv.Overlay:
+    def _can_place(self) -> bool:
         linked = self.layer.linked
-        can_place = linked is not None and self.x in linked.data.columns and self.y in linked.data.columns
+        return linked is not None and self.x in linked.data.columns and self.y in linked.data.columns
+
+    def _many_objects(self, annotations: list[AnnotationRecord], **grid: Any) -> hv.Image:
+        if self._many is None or self._many[0] is not annotations:  # find the rows once per list
+            ids = [i for a in annotations if a.view == self.view and a.object_ids
+                   and len(a.object_ids) > MAX_MARKERS for i in a.object_ids]
+            self._many = (annotations, self.layer.linked.positions_of(ids) if ids else np.empty(0, np.int64))
+        return self.layer.linked.objects_image(self.x, self.y, self._many[1], label="annotated", **grid)
+
+    def _elements(self, annotations: list[AnnotationRecord], x_range: Any = None, y_range: Any = None) -> hv.Overlay:
+        can_place = self._can_place()
         if self._cache is not None and self._cache[0] is annotations:
             return self._cache[1]  # the same elements: zooming does not resend the glyphs
         records = [a for a in annotations if a.view == self.view]
@@ -350,12 +377,13 @@ class AnnotatedView(pn.viewable.Viewer):
             object_ids = [str(i) for i in self.layer.linked.selected_ids()]
         region = self.region() if self.form.attach_region else None
         try:
-            record = self.layer.create(self.view, self.form, object_ids=object_ids, region=region)
+            record = self.layer.create(self.view, self.form, object_ids=object_ids, region=region, refresh=False)
         except Exception as exc:  # the platform's own message (no rights, too many objects), in the dialog
             self.form.error = str(exc)
             return None
         if record is not None:
-            self.form.open = False
+            self.form.open = False  # close first: redrawing the plots may take a moment
+            self.layer.refresh()
         return record
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -366,8 +366,12 @@ class LinkedViews(param.Parameterized):
         return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
     def _grid(self, x: str, y: str, x_range: Any, y_range: Any, width: Any, height: Any, scale: Any):
-        xr = tuple(map(float, x_range)) if x_range is not None else self._extent(x)
-        yr = tuple(map(float, y_range)) if y_range is not None else self._extent(y)
+        # before the browser reports its ranges a layer may be handed NaN: bin on the data's extent then
+        def usable(r: Any) -> bool:
+            return r is not None and bool(np.isfinite(np.asarray(r, dtype=float)).all()) and r[1] != r[0]
+
+        xr = tuple(map(float, x_range)) if usable(x_range) else self._extent(x)
+        yr = tuple(map(float, y_range)) if usable(y_range) else self._extent(y)
         w = max(int((width or self.plot_width) * (scale or 1.0)), 2)
         h = max(int((height or self.plot_height) * (scale or 1.0)), 2)
         return ds.Canvas(plot_width=w, plot_height=h, x_range=xr, y_range=yr), (xr[0], yr[0], xr[1], yr[1])
@@ -389,29 +393,30 @@ class LinkedViews(param.Parameterized):
 
         return image
 
-    def _selected_image(self, x: str, y: str):
-        """The highlight of a datashaded plot: the selected objects binned on the plot's own pixel grid.
+    def objects_image(self, x: str, y: str, positions: np.ndarray, x_range: Any = None, y_range: Any = None,
+                      width: int | None = None, height: int | None = None, scale: float = 1.0,
+                      label: str = "selected") -> hv.Image:
+        """Where the rows at ``positions`` fall on a plot's pixel grid, as a 0/1 image (one byte a pixel,
+        so it is quick to send; draw 0 transparent). The highlight of a datashaded plot, and the layer
+        that shows thousands of annotated objects, are such images.
 
-        Both layers call datashader directly rather than through HoloViews' ``rasterize`` and
-        ``dynspread`` operations: those re-ran the whole base pipeline on every selection change (the
-        spreading step is not memoised), which doubled the time from a selection to its highlight at 1e6
-        rows, and tripled the first render.
+        Both datashaded layers call datashader directly rather than through HoloViews' ``rasterize``
+        and ``dynspread`` operations: those re-ran the whole base pipeline on every selection change
+        (the spreading step is not memoised), which doubled the time from a selection to its highlight
+        at 1e6 rows, and tripled the first render.
         """
-        xs, ys = self.column(x), self.column(y)
+        canvas, bounds = self._grid(x, y, x_range, y_range, width, height, scale)
+        lit = np.zeros((canvas.plot_height, canvas.plot_width), dtype=bool)
+        if len(positions):
+            frame = pd.DataFrame({x: self.column(x)[positions], y: self.column(y)[positions]})
+            lit = canvas.points(frame, x, y, ds.count()).values > 0
+            lit = _grow(lit, 2 if lit.sum() < 2000 else 1)  # sparse sets stay visible
+        data = np.ascontiguousarray(lit[::-1], dtype=np.uint8)  # hv.Image rows run top-down
+        return hv.Image(data, bounds=bounds, kdims=[x, y], vdims=[hv.Dimension(label, range=(0, 1))])
 
-        def image(_version: int, x_range: Any = None, y_range: Any = None,
-                  width: int | None = None, height: int | None = None, scale: float = 1.0) -> hv.Image:
-            canvas, bounds = self._grid(x, y, x_range, y_range, width, height, scale)
-            sel = self.selection
-            lit = np.zeros((canvas.plot_height, canvas.plot_width), dtype=bool)
-            if len(sel):
-                lit = canvas.points(pd.DataFrame({x: xs[sel], y: ys[sel]}), x, y, ds.count()).values > 0
-                lit = _grow(lit, 2 if lit.sum() < 2000 else 1)  # sparse selections stay visible
-            # one byte a pixel (0 drawn transparent): a quarter of float32 to send on every selection;
-            # hv.Image rows run top-down
-            data = np.ascontiguousarray(lit[::-1], dtype=np.uint8)
-            return hv.Image(data, bounds=bounds, kdims=[x, y],
-                            vdims=[hv.Dimension("selected", range=(0, 1))])
+    def _selected_image(self, x: str, y: str):
+        def image(_version: int, **grid: Any) -> hv.Image:
+            return self.objects_image(x, y, self.selection, **grid)
 
         return image
 

@@ -143,3 +143,31 @@ def test_a_refusal_from_the_platform_shows_in_the_dialog(linked, session):
     sky.form.title = "too many"
     assert sky.submit() is None
     assert "at most 100,000 objects" in sky.form.error and sky.form.open
+
+
+def test_thousands_of_annotated_objects_are_drawn_as_an_image_not_markers(session):
+    import numpy as np
+    import pandas as pd
+
+    from explore.viz.annotate import MAX_MARKERS
+
+    n = 5000
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({"id": np.arange(n), "u": rng.uniform(0, 10, n), "v": rng.uniform(0, 10, n)})
+    linked = LinkedViews(table)
+    chosen = np.flatnonzero(table.u.to_numpy() < 3)  # ~1500 objects, all left of u = 3
+    assert len(chosen) > MAX_MARKERS
+    session.annotate("uv", "left strip", object_ids=[str(i) for i in chosen])
+    session.annotate("uv", "three", object_ids=["0", "1", "2"])
+    layer = AnnotationLayer(session, linked=linked)
+    uv = layer.wrap(linked.scatter("u", "v", name="uv"), view="uv")
+    points = uv.overlay()[()].get(2)
+    assert sorted(points["u"]) == sorted(table.u.iloc[:3])  # only the small annotation as markers
+    root = pn.panel(uv).get_root()  # rendered, as in a page: the layer must not be handed NaN ranges
+    image = uv.objects_layer[()]
+    glyphs = [m for m in root.references() if type(m).__name__ == "GlyphRenderer"
+              and type(m.glyph).__name__ == "Image" and m.glyph.color_mapper.palette == ["#00c853"]]
+    assert len(glyphs) == 1 and (glyphs[0].data_source.data["image"][0] > 0).sum() > 100
+    lit = image.dimension_values(2, flat=False) > 0
+    columns = image.dimension_values(0, expanded=False)
+    assert lit.any() and columns[lit.any(axis=0)].max() < 3.2  # the strip, grown by a pixel or two

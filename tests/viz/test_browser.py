@@ -148,7 +148,12 @@ def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session
             assert len(geometry) >= 5 and linked.selection.tolist() == inside.tolist()
             tab.locator(f"text={linked.n_selected:,} of 100,000 selected").wait_for(timeout=10_000)
             assert wait_until(lambda: pixels_like(tab.screenshot(clip=left_box), HIGHLIGHT) > 200, 10)
+            assert wait_until(lambda: pixels_like(tab.screenshot(clip=right_box), HIGHLIGHT) > 200, 10)
             (OUT / "viz_linked_lasso.png").write_bytes(tab.screenshot())
+            # the 50,000 annotated objects are drawn (as a translucent green image) on the annotated plot
+            rgb = np.asarray(Image.open(io.BytesIO(tab.screenshot(clip=left_box))).convert("RGB")).astype(int)
+            green = (rgb[..., 1] > rgb[..., 0] + 60) & (rgb[..., 1] > rgb[..., 2] + 40)
+            assert green.sum() > 2000
             tab.get_by_role("button", name="Clear selection").click()
             tab.locator("text=0 of 100,000 selected").wait_for(timeout=10_000)
             tab.wait_for_timeout(500)
