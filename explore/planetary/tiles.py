@@ -31,6 +31,12 @@ import morecantile
 import numpy as np
 from PIL import Image
 
+# imported here, not lazily in the tile threads: concurrent first imports of rio_tiler.io race
+# into a circular-import error
+from rio_tiler.colormap import cmap
+from rio_tiler.errors import TileOutsideBounds
+from rio_tiler.io import Reader
+
 from explore.planetary.bodies import MOON
 
 __all__ = [
@@ -125,8 +131,6 @@ def colormap_lut(name: str | None) -> np.ndarray:
     if name in (None, "", "gray", "grey", "greys_r"):
         ramp = np.arange(256, dtype=np.uint8)
         return np.column_stack([ramp, ramp, ramp, np.full(256, 255, np.uint8)])
-    from rio_tiler.colormap import cmap
-
     try:
         table = cmap.get(name)
     except Exception as exc:  # rio-tiler raises InvalidColorMapName
@@ -270,9 +274,6 @@ class TileRenderer:
 
     def _normalised(self, lyr: Layer, tms: morecantile.TileMatrixSet, z: int, x: int, y: int,
                     keep_values: bool = False) -> np.ndarray | None:
-        from rio_tiler.errors import TileOutsideBounds
-        from rio_tiler.io import Reader
-
         size = self.tile_size
         pixel_m = tile_pixel_size_m(tms, z)
         out = np.full((size, size), np.nan, dtype="float32")

@@ -10,7 +10,6 @@ import re
 import shutil
 import socket
 import sys
-import threading
 import time
 
 import pytest
@@ -30,38 +29,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SERVER = """
+import uvicorn
+from explore.settings import Settings
+from explore.web.app import create_app
+settings = Settings()
+uvicorn.run(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """The portal in a process of its own (as in production: no state shared with other tests)."""
     import os
+    import subprocess
 
-    import uvicorn
+    import httpx
 
     from explore.platform.core import Platform
     from explore.settings import Settings
-    from explore.web.app import create_app
 
     if not pathlib.Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    if SUPPORT not in sys.path:
-        sys.path.insert(0, SUPPORT)
-    os.environ["PYTHONPATH"] = os.pathsep.join([SUPPORT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     port = _free_port()
-    settings = Settings(data_dir=tmp_path_factory.mktemp("portal"), port=port, demo=False,
-                        extra_apps=["explore_test_apps:Countdown", "explore_test_apps:ViewOnly"],
-                        default_quota=2_000_000, secret_key="browser-tests")
+    data = tmp_path_factory.mktemp("portal")
+    env = {**os.environ, "EXPLORE_DATA_DIR": str(data), "EXPLORE_PORT": str(port), "EXPLORE_DEMO": "false",
+           "EXPLORE_EXTRA_APPS": "explore_test_apps:Countdown,explore_test_apps:ViewOnly",
+           "EXPLORE_DEFAULT_QUOTA": "2000000", "EXPLORE_SECRET_KEY": "browser-tests",
+           "PYTHONPATH": os.pathsep.join([SUPPORT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    for key in ("EXPLORE_DATABASE_URL", "EXPLORE_STORAGE_URL", "EXPLORE_EXECUTOR"):
+        env.pop(key, None)
+    settings = Settings(data_dir=data, port=port, default_quota=2_000_000, secret_key="browser-tests",
+                        extra_apps=["explore_test_apps:Countdown", "explore_test_apps:ViewOnly"])
     platform = Platform(settings)
     for name in ("alice", "bob"):
         platform.create_user(name, f"{name}-password")
-    app = create_app(settings, platform=platform)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
-    yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
-    server.should_exit = True
-    thread.join(10)
+    log = open(data / "server.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen([sys.executable, "-c", SERVER], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/v1/apps", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("the portal did not start: " + (data / "server.log").read_text()[-2000:])
+    yield {"url": url, "platform": platform}
+    process.terminate()
+    process.wait(20)
+    log.close()
     platform.close()
 
 
