@@ -38,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check explore tests benchmarks
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean-data:
 	rm -rf var
