@@ -16,6 +16,8 @@ from explore.sdk import App, Field, Params, RunCancelled, RunContext, WorkspaceP
 __all__ = ["SDisco", "SDiscoError", "SDiscoParams", "compute_scores"]
 
 ScoreName = Literal["forest", "total", "knn", "spatial"]
+#: stars in the demo survey: built, scored and mapped in about a minute on two cores
+DEMO_STARS = 20_000
 SCORE_COLUMNS = {"forest": "w_forest", "total": "w_total", "knn": "w_knn", "spatial": "w_spatial"}
 
 
@@ -247,6 +249,24 @@ def _summaries(result: dict[str, Any], params: SDiscoParams) -> tuple[Table, Tab
     return summary, spec
 
 
+def _write_outputs(result: dict[str, Any], params: SDiscoParams, folder: Any, started: float) -> None:
+    """The files of a run: scores, embedding, summary and summary spectra (Parquet and FITS), summary.json."""
+    table, spectra = result["table"], result["spectra"]
+    _write(table, folder / "scores")
+    if "umap_x" in table.colnames:
+        _write(table["id", "umap_x", "umap_y"], folder / "embedding")
+    summary, spec = _summaries(result, params)
+    if len(summary):
+        _write(summary, folder / "summary")
+    _write(spec, folder / "summary_spectra")
+    info = {
+        "n_stars": len(spectra), "n_scored": int(np.sum(table["valid"])), "n_pixels": spectra.n_pixels,
+        "scores": list(params.scores), "feature_space": params.feature_space,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    (folder / "summary.json").write_text(json.dumps(info, indent=2))
+
+
 class SDisco(App):
     """S-Disco: weirdness scores, a UMAP map and selection spectra for large spectral surveys."""
 
@@ -272,6 +292,32 @@ class SDisco(App):
     Params: ClassVar[type[Params]] = SDiscoParams
     cli: ClassVar[Any] = None  # set below, once cli.py can import this module
 
+    def view(self, session: Any) -> Any:
+        """The interactive view (:class:`.view.SDiscoView`): linked UMAP, Galactic and HR plots of every
+        star, the selection's spectra, table and correlation ranking. Imported here so that the
+        catalogue's import stays light."""
+        from explore.apps.sdisco.view import SDiscoView
+
+        return SDiscoView(session)
+
+    def demo(self, folder: Any) -> None:
+        """Write the demo survey into ``folder``: ``survey.zarr`` (20,000 APOGEE-like spectra with their
+        star table, injected anomalies labelled) and the outputs of a batch run on it (``scores`` and
+        ``embedding`` as Parquet and FITS, ``summary_spectra``, ``summary.json``, ``params.json``)."""
+        import pathlib
+
+        from explore.apps.sdisco.demo import make_demo_survey
+
+        started = time.perf_counter()
+        folder = pathlib.Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        survey = make_demo_survey(DEMO_STARS, seed=0)
+        survey.write(folder / "survey.zarr")
+        params = SDiscoParams(spectra=f"demo/{self.id}/survey.zarr", k=50, n_trees=100)
+        (folder / "params.json").write_text(json.dumps(
+            {"app": self.id, "version": self.version, "params": params.model_dump()}, indent=2))
+        _write_outputs(compute_scores(survey, params), params, folder, started)
+
     def run(self, params: SDiscoParams, ctx: RunContext) -> None:  # type: ignore[override]
         """Read the spectra, compute the scores and the map, and write them into ``ctx.output``."""
         from explore.astro.spectra import Spectra, SpectraError
@@ -284,20 +330,7 @@ class SDisco(App):
             ctx.log(f"read {len(spectra)} spectra of {spectra.n_pixels} pixels from {params.spectra}")
             result = compute_scores(spectra, params, progress=ctx.progress, log=ctx.log)
             ctx.progress(0.95, "writing outputs")
-            table = result["table"]
-            _write(table, ctx.output / "scores")
-            if "umap_x" in table.colnames:
-                _write(table["id", "umap_x", "umap_y"], ctx.output / "embedding")
-            summary, spec = _summaries(result, params)
-            if len(summary):
-                _write(summary, ctx.output / "summary")
-            _write(spec, ctx.output / "summary_spectra")
-            info = {
-                "n_stars": len(spectra), "n_scored": int(np.sum(table["valid"])), "n_pixels": spectra.n_pixels,
-                "scores": list(params.scores), "feature_space": params.feature_space,
-                "seconds": round(time.perf_counter() - started, 2),
-            }
-            (ctx.output / "summary.json").write_text(json.dumps(info, indent=2))
+            _write_outputs(result, params, ctx.output, started)
             ctx.progress(1.0, "done")
         except RunCancelled:
             raise
