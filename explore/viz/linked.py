@@ -664,6 +664,7 @@ class SelectionActions(pn.viewable.Viewer):
             pmui.TextInput.from_param(self.param.name_input),
             pmui.Select.from_param(self.param.read_level),
             pmui.TextInput.from_param(self.param.read_users, visible=self.param.read_level.rx() == "shared"),
+            pmui.TextInput.from_param(self.param.read_groups, visible=self.param.read_level.rx() == "shared"),
             pmui.Button(label="Save selection", on_click=self._guarded(self.save), variant="contained"),
             chooser,
             pn.Row(pmui.Button(label="Load", on_click=self._guarded(self.load)),
