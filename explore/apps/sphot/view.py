@@ -265,8 +265,33 @@ class SPhotView(pn.viewable.Viewer):
             size=10, marker="x", color="#e53935", tools=["hover"])
         row = self._row.get(self.star, 0)
         title = f"{self.star}: Teff {float(self.results['teff'][row]):.0f} K, {self.results['class'][row] if 'class' in self.results.colnames else ''}"
-        return (curve * bars * pts * rejected).opts(logx=True, logy=True, width=560, height=360, title=title,
+        # the y range spans the measured points (a cool star's model plunges by decades in the ultraviolet)
+        shown = np.concatenate([nufnu[seen], model[seen & np.isfinite(model)]])
+        shown = shown[shown > 0]
+        ylim = (float(shown.min()) / 5, float(shown.max()) * 3) if len(shown) else (None, None)
+        return (curve * bars * pts * rejected).opts(logx=True, logy=True, width=560, height=360, title=title, ylim=ylim,
                                                     xlabel="wavelength (µm)", ylabel="ν F_ν (erg s⁻¹ cm⁻²)", legend_position="bottom_left")
+
+    @param.depends("bands")
+    def star_summary(self) -> str:
+        """One line on the current star: its fitted parameters, chi2 and bands, class and status."""
+        if self.bands is None or self.star is None:
+            return ""
+        r = self.results[self._row[self.star]]
+
+        def val(name: str, fmt: str) -> str:
+            v = float(r[name]) if name in r.colnames else np.nan
+            return format(v, fmt) if np.isfinite(v) else "–"
+
+        parts = [f"**{self.star}**",
+                 f"Teff {val('teff', '.0f')} ± {val('teff_err', '.0f')} K",
+                 f"R {val('radius', '.3g')} R☉", f"L {val('luminosity', '.3g')} L☉", f"A_V {val('av', '.2f')}",
+                 f"χ²_red {val('chi2_red', '.2f')} on {int(r['n_bands'])} bands"]
+        if "class" in r.colnames:
+            parts.append(str(r["class"]).replace("_", " "))
+        text = " · ".join(parts)
+        message = str(r["message"]).strip() if "message" in r.colnames else ""
+        return text + (f"  \n*{message}*" if message else "")
 
     @param.depends("bands")
     def residual_plot(self) -> hv.Overlay:
@@ -281,19 +306,41 @@ class SPhotView(pn.viewable.Viewer):
         return (zero * fit * out).opts(logx=True, width=560, height=180, xlabel="wavelength (µm)", ylabel="excess (σ)")
 
     def band_widget(self) -> pn.widgets.Tabulator:
-        """The per-band table; ticking or unticking ``use`` refits the star."""
-        table = pn.widgets.Tabulator(self.bands, show_index=False, height=320, width=760, selectable=False,
-                                     editors={c: None for c in self.bands.columns if c != "use"},
-                                     formatters={"use": {"type": "tickCross"}})
+        """The per-band table; a click on the tick or cross of ``use`` includes or excludes the band and
+        refits the star."""
+        from bokeh.models.widgets.tables import NumberFormatter, ScientificFormatter
 
-        def edited(event: Any) -> None:
-            if event.column == "use":
-                self.refit(dict(zip(table.value["filter"], table.value["use"], strict=True)))
+        columns = ["use", "survey", "filter", "wavelength", "mag", "mag_err", "flux", "model", "excess_sigma",
+                   "flux_err"]
+        sci = ScientificFormatter(precision=3, power_limit_low=1, nan_format="–")
+        table = pn.widgets.Tabulator(
+            self.bands[columns], show_index=False, width=920, selectable=False, layout="fit_data_table",
+            editors={c: None for c in columns}, hidden_columns=["flux_err"],
+            formatters={"use": {"type": "tickCross"}, "wavelength": NumberFormatter(format="0.000"),
+                        "mag": NumberFormatter(format="0.000", nan_format="–"),
+                        "mag_err": NumberFormatter(format="0.000", nan_format="–"),
+                        "flux": sci, "model": sci, "excess_sigma": NumberFormatter(format="0.0", nan_format="–")},
+            titles={"wavelength": "λ (µm)", "mag_err": "± mag", "flux": "F_ν (Jy)", "model": "model (Jy)",
+                    "excess_sigma": "excess (σ)"},
+            widths={"use": 60, "survey": 115, "filter": 170, "wavelength": 80, "mag": 75, "mag_err": 80,
+                    "flux": 95, "model": 115, "excess_sigma": 115},
+            text_align={"use": "center"})
+        def clicked(event: Any) -> None:
+            # one click on a tick or cross toggles the band (an editor would take two clicks and a blur)
+            if event.column != "use" or event.row is None:
+                return
+            shown = table.value
+            if not np.isfinite(shown["mag"].iloc[event.row]):
+                return  # no measurement in this band
+            use = dict(zip(shown["filter"], shown["use"], strict=True))
+            fid = shown["filter"].iloc[event.row]
+            use[fid] = not use[fid]
+            self.refit(use)
 
-        table.on_edit(edited)
+        table.on_click(clicked)
 
         def follow(*_: Any) -> None:
-            table.value = self.bands
+            table.value = self.bands[columns]
 
         self.param.watch(follow, "bands")
         return table
@@ -308,19 +355,32 @@ class SPhotView(pn.viewable.Viewer):
             "excess_vs_position": linked.scatter("l", "b", color="max_excess_sigma", name="excess_vs_position",
                                                  title="strongest excess on the sky (Galactic)"),
         }
-        plots["hr"] = plots["hr"].opts(invert_xaxis=True)
+        labels = {"log_teff": "log Teff (K)", "log_l": "log L (L☉)", "max_excess_sigma": "strongest excess (σ)",
+                  "l": "Galactic l (deg)", "b": "Galactic b (deg)"}
+        for name, plot in plots.items():
+            # element options: the annotation layer overlays the plot again, which drops overlay options
+            x, y = linked.axes(name)
+            axes = dict(xlabel=labels[x], ylabel=labels[y], invert_xaxis=name in ("hr", "excess_vs_position"))
+            if name != "excess_vs_luminosity":
+                axes["clabel"] = labels["max_excess_sigma"]
+            plots[name] = plot.opts(hv.opts.Points(**axes), hv.opts.Image(**axes))
         return {name: self.notes.wrap(plot, view=name) for name, plot in plots.items()}
 
     def __panel__(self) -> pn.viewable.Viewable:
         controls = pn.Param(self, parameters=["photometry_file", "results_file", "grid", "extinction", "star"],
-                            show_name=False, widgets={"star": pn.widgets.AutocompleteInput})
+                            show_name=False, default_layout=pn.Row,
+                            widgets={"photometry_file": {"width": 280}, "results_file": {"width": 280},
+                                     "grid": {"width": 120}, "extinction": {"width": 120},
+                                     "star": {"type": pn.widgets.AutocompleteInput, "width": 200,
+                                              "case_sensitive": False, "search_strategy": "includes"}})
         if self.results is None:
             return pn.Column(controls, pn.pane.Alert(self.message or "Nothing to show", alert_type="warning"))
-        star = pn.Column(pn.pane.HoloViews(self.sed_plot), pn.pane.HoloViews(self.residual_plot), self.band_widget())
+        star = pn.Column(pn.pane.Markdown(self.star_summary, width=760), pn.pane.HoloViews(self.sed_plot), pn.pane.HoloViews(self.residual_plot), self.band_widget())
         sample = self.sample_plots()
         actions = SelectionActions(self.linked, self.session)
         return pn.Column(
-            pn.Row(controls, pn.pane.Markdown(self.param.message)),
+            controls,
+            pn.pane.Markdown(self.param.message, visible=self.param.message.rx.bool()),
             pn.Row(star, pn.Column(self.linked.controls(), sample["hr"], actions)),
             pn.Row(sample["excess_vs_luminosity"], sample["excess_vs_position"]),
             self.notes,
