@@ -188,6 +188,18 @@ def nearest_row(x: np.ndarray, y: np.ndarray, cx: float, cy: float,
     return int(np.argmin(d))
 
 
+class _LinkedViews(LinkedViews):
+    """The kit's linked views with the pixel grid built from sorted axis ranges: an inverted axis (the
+    HR diagram's magnitudes) reports its range as ``(max, min)``, on which datashader bins nothing, so
+    the highlight (and the base after a zoom) came out empty. To be fixed in ``explore.viz.linked``."""
+
+    def _grid(self, x: str, y: str, x_range: Any, y_range: Any, *args: Any, **kwargs: Any) -> Any:
+        def ordered(r: Any) -> Any:
+            return None if r is None else tuple(sorted(map(float, r)))
+
+        return super()._grid(x, y, ordered(x_range), ordered(y_range), *args, **kwargs)
+
+
 # ---- one plot panel --------------------------------------------------------------------------------
 
 class PlotPanel(param.Parameterized):
@@ -259,6 +271,7 @@ class SDiscoView(pn.viewable.Viewer):
             self.apply_incoming()
         for panel in self.panels:
             panel.param.watch(self._panel_changed, ["kind", "x", "y", "invert_y"])
+        self.param.watch(self._refresh_tables, "ranking_method")
 
     # ---- loading ---------------------------------------------------------------------------------
     @param.depends("dataset", watch=True)
@@ -288,7 +301,7 @@ class SDiscoView(pn.viewable.Viewer):
                     panel.x = numeric[0] if numeric else None
                 if panel.y not in numeric:
                     panel.y = numeric[min(1, len(numeric) - 1)] if numeric else None
-        linked = LinkedViews(survey.table, id_column="id", dataset=survey.dataset,
+        linked = _LinkedViews(survey.table, id_column="id", dataset=survey.dataset,
                              datashade_threshold=0, plot_width=430, plot_height=330)
         self.notes = AnnotationLayer(self.session, linked=linked)
         self.actions = SelectionActions(linked, self.session, apps=self._send_targets())
@@ -362,7 +375,6 @@ class SDiscoView(pn.viewable.Viewer):
         title = panel.kind if panel.kind != TWO_COLUMNS else f"{y} vs {x}"
         color = self.color if self.color in self._numeric else None
         plot = linked.scatter(x, y, color=color, invert_yaxis=invert, title=title, name=view)
-        plot = plot.opts(hv.opts.Image(tools=["hover"]))
         tap = hv.streams.Tap(source=plot)
         tap.add_subscriber(lambda x=None, y=None, _c=(x, y): self._on_tap(_c[0], _c[1], x, y))
         return self.notes.wrap(plot, view=view)
@@ -402,12 +414,11 @@ class SDiscoView(pn.viewable.Viewer):
         else:
             title = f"{stats.n_used:,} of {n_sel:,} selected stars (SNR > {self.snr_min:g})"
         x = hv.Dimension("wavelength", label=xlabel)
-        band = hv.Area((wave, stats.p16, stats.p84), kdims=[x], vdims=["p16", "p84"], label="16-84 %").opts(
+        flux = hv.Dimension("flux", label="normalised flux")
+        band = hv.Area((wave, stats.p16, stats.p84), kdims=[x], vdims=[flux, "p84"], label="16-84 %").opts(
             color="#1565c0", alpha=0.25, line_alpha=0)
-        median = hv.Curve((wave, stats.median), kdims=[x], vdims=[hv.Dimension("flux", label="normalised flux")],
-                          label="median").opts(color="#1565c0", line_width=1.5)
-        mean = hv.Curve((wave, stats.mean), kdims=[x], vdims=[hv.Dimension("flux", label="normalised flux")],
-                        label="mean").opts(color="#e65100", line_width=1, line_dash="dashed")
+        median = hv.Curve((wave, stats.median), kdims=[x], vdims=[flux], label="median").opts(color="#1565c0", line_width=1.5)
+        mean = hv.Curve((wave, stats.mean), kdims=[x], vdims=[flux], label="mean").opts(color="#e65100", line_width=1, line_dash="dashed")
         return (band * median * mean).opts(title=title, legend_position="bottom_right", responsive=True,
                                            height=300, tools=["hover"])
 
@@ -435,21 +446,19 @@ class SDiscoView(pn.viewable.Viewer):
             title=f"{row['id']}  (SNR {self.survey.snr[star]:.0f})")
         return pn.Row(table, pn.pane.HoloViews(curve, sizing_mode="stretch_width"), sizing_mode="stretch_width")
 
-    def ranking_table(self, *_: Any) -> Any:
-        if self.linked is None or self.linked.n_selected == 0:
-            return pmui.Typography("Select stars to rank the columns that set them apart.", variant="body2")
-        ranking = self.ranking().to_pandas()
-        return pn.widgets.Tabulator(ranking.round(4), show_index=False, disabled=True, height=320,
-                                    pagination=None, sizing_mode="stretch_width")
-
-    def selection_table(self, *_: Any) -> Any:
-        if self.linked is None or self.linked.n_selected == 0:
-            return pmui.Typography("Nothing selected.", variant="body2")
+    def _refresh_tables(self, *_: Any) -> None:
+        """Fill the ranking and the selected-stars tables (widgets kept, values replaced)."""
+        if self.linked is None or not hasattr(self, "_ranking_widget"):
+            return
+        if self.linked.n_selected == 0:
+            self._ranking_widget.value = pd.DataFrame(columns=["column", "r", "abs_r", "mean_selection",
+                                                               "mean_all", "n_valid"])
+            self._table_widget.value = self.survey.table.iloc[:0]
+            return
+        self._ranking_widget.value = self.ranking().to_pandas().round(4)
         rows = self.linked.selected_rows()
         first = [c for c in KEY_COLUMNS if c in rows.columns]
-        rows = rows[first + [c for c in rows.columns if c not in first]]
-        return pn.widgets.Tabulator(rows, show_index=False, disabled=True, pagination="remote", page_size=10,
-                                    sizing_mode="stretch_width", height=360)
+        self._table_widget.value = rows[first + [c for c in rows.columns if c not in first]]
 
     # ---- layout ------------------------------------------------------------------------------------
     def _compose(self) -> None:
@@ -467,8 +476,17 @@ class SDiscoView(pn.viewable.Viewer):
         sel = self.linked.param.selection
         spectrum = pn.pane.HoloViews(pn.bind(lambda *_: self.spectrum_plot(), sel, self.param.snr_min),
                                      sizing_mode="stretch_width", min_height=300)
-        ranking = pn.panel(pn.bind(lambda *_: self.ranking_table(), sel, self.param.ranking_method))
-        table = pn.panel(pn.bind(lambda *_: self.selection_table(), sel))
+        self._ranking_widget = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True, height=320,
+                                                    pagination=None, sizing_mode="stretch_width")
+        self._table_widget = pn.widgets.Tabulator(pd.DataFrame(), show_index=False, disabled=True,
+                                                  pagination="remote", page_size=10, height=360,
+                                                  sizing_mode="stretch_width")
+        self.linked.param.watch(self._refresh_tables, "selection")
+        self._refresh_tables()
+        hint = pmui.Typography("Select stars on a plot: the columns that set them apart are ranked here, "
+                               "their rows listed in the next tab.", variant="body2")
+        ranking = pn.Column(hint, self._ranking_widget, sizing_mode="stretch_width")
+        table = self._table_widget
         star = pn.panel(pn.bind(self.star_plot, self.param.star))
         side = pn.Column(
             pmui.Typography("Selection spectrum", variant="h6"), spectrum,

@@ -312,17 +312,18 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
             tab = browser.new_page(viewport={"width": 1700, "height": 1300})
             started = time.monotonic()
-            tab.goto(f"http://127.0.0.1:{port}/sdisco")
+            tab.goto(f"http://127.0.0.1:{port}/sdisco", timeout=90_000)
             tab.locator(f"text=0 of {N_STARS:,} selected").wait_for(timeout=60_000)
-            canvases = tab.locator(".bk-Canvas, canvas")
             assert _wait_until(lambda: tab.locator("canvas").count() >= 4, 30)
             tab.wait_for_timeout(1500)
             first_paint = time.monotonic() - started
             (OUT / "sdisco_view_before.png").write_bytes(tab.screenshot(full_page=True))
-            del canvases
             boxes = [tab.locator("canvas").nth(i).bounding_box() for i in range(tab.locator("canvas").count())]
-            plots = sorted([b for b in boxes if b and b["width"] > 300 and b["height"] > 250],
-                           key=lambda b: (round(b["y"] / 50), b["x"]))
+            # the linked plots are in the left column (the spectrum plot is on the right); a plot has
+            # several canvas layers of the same size
+            found = {(round(b["x"]), round(b["y"])): b for b in boxes
+                     if b and b["width"] > 300 and b["height"] > 250 and b["x"] < 880}
+            plots = [found[k] for k in sorted(found, key=lambda k: (k[1], k[0]))]
             umap_box, xy_box = plots[0], plots[1]
             assert xy_box["x"] > umap_box["x"] + 200
             xy_clip = dict(xy_box, width=xy_box["width"] - 80)  # without the colour bar and toolbar
@@ -344,8 +345,12 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
             n = view.linked.n_selected
             tab.locator(f"text={n:,} of {N_STARS:,} selected").wait_for(timeout=15_000)
             assert _wait_until(lambda: _pixels_like(tab.screenshot(clip=xy_clip), HIGHLIGHT) > 100, 15)
-            tab.locator("text=selected stars (SNR >").first.wait_for(timeout=15_000)
-            tab.wait_for_timeout(800)
+            hr_box = plots[3]  # inverted magnitude axis: the highlight must still be drawn
+            hr_clip = dict(hr_box, width=hr_box["width"] - 80)
+            assert _wait_until(lambda: _pixels_like(tab.screenshot(clip=hr_clip), HIGHLIGHT) > 100, 15)
+            # the ranking tab lists the injected correlate first
+            tab.locator("text=c_m").first.wait_for(timeout=15_000)
+            tab.wait_for_timeout(1500)  # the spectrum plot's title is drawn on its canvas, not in the DOM
             (OUT / "sdisco_view_selected.png").write_bytes(tab.screenshot(full_page=True))
             browser.close()
         assert first_paint < 45
