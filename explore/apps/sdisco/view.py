@@ -238,6 +238,7 @@ class SDiscoView(pn.viewable.Viewer):
     ranking_method = param.Selector(default="pearson", objects=["pearson", "spearman"], label="Correlation")
     star = param.Integer(default=None, allow_None=True, doc="table row of the star last clicked")
     message = param.String(default="", doc="what the view tells the user (an error, an incoming selection)")
+    hovered = param.String(default="", doc="the star nearest to the cursor on any plot, with its values")
     linked = param.ClassSelector(class_=LinkedViews, default=None, allow_None=True, precedence=-1)
 
     def __init__(self, session: Session, dataset: str | None = None, *, n_panels: int = 4, **params: Any) -> None:
@@ -375,9 +376,26 @@ class SDiscoView(pn.viewable.Viewer):
         title = panel.kind if panel.kind != TWO_COLUMNS else f"{y} vs {x}"
         color = self.color if self.color in self._numeric else None
         plot = linked.scatter(x, y, color=color, invert_yaxis=invert, title=title, name=view)
-        tap = hv.streams.Tap(source=plot)
+        # pointer streams on an inner layer, as the kit's box and lasso streams (the annotation layer
+        # wraps the returned overlay in another one)
+        layer = linked.highlight(view)
+        tap = hv.streams.Tap(source=layer)
         tap.add_subscriber(lambda x=None, y=None, _c=(x, y): self._on_tap(_c[0], _c[1], x, y))
+        pointer = hv.streams.PointerXY(source=layer)
+        pointer.add_subscriber(lambda x=None, y=None, _c=(x, y): self._on_hover(_c[0], _c[1], x, y))
         return self.notes.wrap(plot, view=view)
+
+    def _on_hover(self, xcol: str, ycol: str, cx: float | None, cy: float | None) -> None:
+        if cx is None or cy is None or self.survey is None:
+            return
+        row = nearest_row(self.linked.column(xcol), self.linked.column(ycol), cx, cy)
+        if row is None:
+            return
+        star = self.survey.table.iloc[row]
+        values = [f"{c} {_fmt(star[c])}" for c in (xcol, ycol, self.color, *KEY_COLUMNS[1:6])
+                  if c and c in star.index and c != "id"]
+        self.hovered = f"**{star['id']}** (nearest to the cursor; click to show it): " + ", ".join(
+            dict.fromkeys(values))
 
     def _on_tap(self, xcol: str, ycol: str, cx: float | None, cy: float | None) -> None:
         if cx is None or cy is None:
@@ -495,7 +513,8 @@ class SDiscoView(pn.viewable.Viewer):
                       ("Save / send", self.actions), dynamic=False, sizing_mode="stretch_width"),
             sizing_mode="stretch_width", min_width=520,
         )
-        left = pn.Column(self.linked.controls(), self._body, self.notes, width=900)
+        hovered = pn.pane.Markdown(self.param.hovered, margin=(0, 10), height=40)
+        left = pn.Column(self.linked.controls(), hovered, self._body, self.notes, width=900)
         self._layout.objects = [controls, status, pn.Row(left, side, sizing_mode="stretch_width")]
 
     def __panel__(self) -> pn.viewable.Viewable:

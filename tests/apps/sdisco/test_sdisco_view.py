@@ -241,9 +241,11 @@ def test_an_incoming_selection_preselects_its_stars(session, synthetic):
     assert "40 stars selected" in view.message and "1 of its ids" in view.message
 
 
-def test_a_click_shows_the_nearest_star(view, synthetic):
+def test_hover_names_the_nearest_star_and_a_click_shows_it(view, synthetic):
     row = int(synthetic.members[5])
     t = synthetic.table.iloc[row]
+    view._on_hover("umap_x", "umap_y", float(t.umap_x), float(t.umap_y))
+    assert view.hovered.startswith(f"**{t.id}**") and "umap_x" in view.hovered
     view._on_tap("umap_x", "umap_y", float(t.umap_x), float(t.umap_y))
     assert view.star == row
     view.star_plot()  # its spectrum and values
@@ -352,6 +354,17 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
             tab.locator("text=c_m").first.wait_for(timeout=15_000)
             tab.wait_for_timeout(1500)  # the spectrum plot's title is drawn on its canvas, not in the DOM
             (OUT / "sdisco_view_selected.png").write_bytes(tab.screenshot(full_page=True))
+
+            # hovering names the nearest star; a click shows its spectrum and values
+            cx, cy = umap_box["x"] + umap_box["width"] * 0.3, umap_box["y"] + umap_box["height"] * 0.5
+            tab.mouse.move(cx, cy, steps=3)
+            tab.locator("text=nearest to the cursor").first.wait_for(timeout=15_000)
+            tab.mouse.click(cx, cy)
+            assert _wait_until(lambda: view.star is not None, 15)
+            star_id = synthetic.table.id.iloc[view.star]
+            tab.locator(f"text={star_id}").first.wait_for(timeout=15_000)
+            tab.wait_for_timeout(1000)
+            (OUT / "sdisco_view_star.png").write_bytes(tab.screenshot(full_page=True))
             browser.close()
         assert first_paint < 45
     finally:
