@@ -200,6 +200,21 @@ class _LinkedViews(LinkedViews):
         return super()._grid(x, y, ordered(x_range), ordered(y_range), *args, **kwargs)
 
 
+class _SelectionActions(SelectionActions):
+    """The kit's selection actions, creating the export folder first: the platform's workspace refuses
+    to write into a folder that does not exist (``<home>/selections`` on a first export). To be fixed in
+    ``explore.viz.linked``."""
+
+    def export(self, *args: Any) -> str | None:
+        path = self.export_path.strip() or self.default_export_path()
+        if self.linked.n_selected and "/" in path:
+            try:
+                self.session.makedirs(path.rsplit("/", 1)[0])
+            except (PermissionError, FileNotFoundError, NotImplementedError):
+                pass  # the export itself reports the refusal
+        return super().export(*args)
+
+
 # ---- one plot panel --------------------------------------------------------------------------------
 
 class PlotPanel(param.Parameterized):
@@ -305,7 +320,7 @@ class SDiscoView(pn.viewable.Viewer):
         linked = _LinkedViews(survey.table, id_column="id", dataset=survey.dataset,
                              datashade_threshold=0, plot_width=430, plot_height=330)
         self.notes = AnnotationLayer(self.session, linked=linked)
-        self.actions = SelectionActions(linked, self.session, apps=self._send_targets())
+        self.actions = _SelectionActions(linked, self.session, apps=self._send_targets())
         self.linked = linked
         n_spec = int((survey.spectra_row >= 0).sum())
         self.message = (f"{len(survey.table):,} stars from {survey.folder}"

@@ -65,7 +65,8 @@ class FakeSession:
     def write_bytes(self, path: str, data: bytes) -> str:
         self.calls.append(("write_bytes", (path, bytes(data)), {}))
         target = self.root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():  # as the platform's workspace does
+            raise FileNotFoundError(f"the folder {path.rsplit('/', 1)[0]} does not exist")
         target.write_bytes(data)
         return path
 
