@@ -223,7 +223,6 @@ class AtomicWriter:
         self.path = path
         self.limit = limit
         self.size = 0
-        self.digest = hashlib.sha256()
         owner = path.split("/", 1)[0]
         tmp_dir = f"{owner}/{TMP_DIR}"
         self.tmp = f"{tmp_dir}/{uuid.uuid4().hex}"
@@ -258,10 +257,9 @@ class AtomicWriter:
             if _full_errno(exc):
                 raise StorageFull("the workspace storage is full; nothing was changed") from exc
             raise
-        self.digest.update(data)
 
-    def commit(self) -> str:
-        """Move the finished file into place; returns its SHA-256."""
+    def commit(self) -> None:
+        """Move the finished file into place."""
         try:
             if self.storage.local:
                 self._fh.flush()
@@ -280,7 +278,6 @@ class AtomicWriter:
                 raise StorageFull("the workspace storage is full; nothing was changed") from exc
             raise
         self.done = True
-        return self.digest.hexdigest()
 
     def abort(self) -> None:
         if self.done:
