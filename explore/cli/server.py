@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import typer
 
 from explore.cli.common import console, friendly
@@ -67,13 +69,21 @@ def serve(host: str = typer.Option(None, help="address to bind (default 127.0.0.
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
     p = Platform(settings)
-    _prepare(p, settings.demo if demo is None else demo)
+    from explore.platform.demo import ensure_demo_user
+
+    ensure_demo_user(p)
+    if settings.demo if demo is None else demo:
+        # the demo data (minutes for the largest survey) is made beside the running server: the portal
+        # is usable at once and each app's demo folder appears when it is ready
+        threading.Thread(target=_prepare, args=(Platform(settings), True), name="explore-demo", daemon=True).start()
     link = first_start_link(p)
-    console.print(f"EXPLORE serving on [bold]{settings.base_url}[/]  (API docs: {settings.base_url}/api/docs)")
+    console.print(f"EXPLORE serving on [bold]{settings.base_url}[/]  (API docs: {settings.base_url}/api/docs)",
+                  soft_wrap=True)
     if link:
         console.rule("[bold yellow]first start")
         console.print("No administrator can sign in yet. Open this one-time link to sign in as "
-                      f"[bold]{FIRST_ADMIN}[/] and choose a password:\n\n  [bold]{link}[/]\n")
+                      f"[bold]{FIRST_ADMIN}[/] and choose a password:\n")
+        console.print(f"  [bold]{link}[/]\n", soft_wrap=True)  # never cut: it must stay clickable
         console.rule()
     app = create_app(settings, platform=p)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=workers_log, proxy_headers=False)
