@@ -122,3 +122,23 @@ def test_serve_prints_a_one_time_link_on_a_first_start(cli, monkeypatch):
     assert p.accounts.get("admin").is_admin and not p.accounts.has_password("admin")
     # until a password is set, each start prints a new link; there is never a default password
     assert first_start_link(p) != link
+
+
+def test_core_commands_do_not_import_the_apps_but_help_lists_them():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "sys.argv = ['explore'] + sys.argv[1:]\n"
+        "from explore.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('APPS', sorted(m for m in sys.modules if m.startswith('explore.apps.')))\n"
+    )
+    core = subprocess.run([sys.executable, "-c", probe, "users", "--help"], capture_output=True, text=True, check=True)
+    assert "APPS []" in core.stdout and "Manage user accounts" in core.stdout
+    full = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, check=True)
+    assert "gtomo" in full.stdout and "explore.apps.gtomo.app" in full.stdout

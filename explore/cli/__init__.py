@@ -8,8 +8,8 @@ from importlib.util import find_spec
 
 import typer
 
-from explore.cli.common import console
 from explore.cli import admin, files, runs, server
+from explore.cli.common import console
 
 app = typer.Typer(
     name="explore",
@@ -42,8 +42,16 @@ def _mount_extensions() -> None:
             app.add_typer(cls.cli, name=cls.cli_name or cls.id, help=f"{cls.title}: {cls.summary}")
 
 
+def _core_names() -> set[str]:
+    names = {group.name for group in app.registered_groups}
+    names |= {command.name or command.callback.__name__.replace("_", "-") for command in app.registered_commands}
+    return names
+
+
 def main() -> None:
-    _mount_extensions()
+    # the apps are imported (seconds) only when the command may be one of theirs or help is asked for
+    if len(sys.argv) < 2 or sys.argv[1] not in _core_names():
+        _mount_extensions()
     try:
         app()
     except KeyboardInterrupt:

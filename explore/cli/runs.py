@@ -78,7 +78,8 @@ def run(app_id: str = typer.Argument(..., metavar="APP"),
     p = platform()
     me = acting_user(p, user)
     state = p.runs.submit(me, app_id, _parse_params(params or []))
-    console.print(f"run [bold]{state['id']}[/] of {app_id} queued")
+    run_id = state["id"]
+    console.print(f"run [bold]{run_id}[/] of {app_id} queued")
     if detach:
         return
     p.start_scheduler(recover=False)
@@ -86,14 +87,14 @@ def run(app_id: str = typer.Argument(..., metavar="APP"),
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), TaskProgressColumn(),
                       TimeElapsedColumn(), TextColumn("{task.fields[message]}"), console=console) as bar:
             task = bar.add_task(app_id, total=1.0, message="")
-            for state in p.runs.events(me, state["id"]):
+            for state in p.runs.events(me, run_id):
                 bar.update(task, completed=state["progress"], message=state["message"][:60])
                 for line in state["log"]:
                     if line["level"] in ("warning", "error"):
                         bar.console.print(f"[yellow]{line['level']}:[/] {line['message']}")
     except KeyboardInterrupt:
-        p.runs.stop(me, state["id"])
-        p.runs.wait(me, state["id"], timeout=10)
+        p.runs.stop(me, run_id)
+        p.runs.wait(me, run_id, timeout=10)
         err_console.print("[yellow]stopped[/]")
         raise typer.Exit(130) from None
     finally:
