@@ -5,49 +5,19 @@ the page carries the plot region and is drawn on the plot."""
 from __future__ import annotations
 
 import io
-import pathlib
-import socket
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 pytest.importorskip("playwright")
+from browser import HIGHLIGHT, OUT, free_port, launch, needs_chromium, pixels_like, wait_until  # noqa: E402
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-OUT = pathlib.Path(__file__).resolve().parents[2] / "test-output"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-HIGHLIGHT = (0xFF, 0x17, 0x44)
 REGION = (0xFF, 0x8F, 0x00)
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def pixels_like(png: bytes, rgb: tuple[int, int, int], tol: int = 40) -> int:
-    """How many pixels of a screenshot are within ``tol`` of a colour."""
-    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    return int((np.abs(img - np.array(rgb)).max(axis=2) <= tol).sum())
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
+pytestmark = needs_chromium
 
 def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session):
     import holoviews as hv
@@ -76,7 +46,7 @@ def test_box_selection_in_one_plot_highlights_in_the_other_and_annotates(session
     server = pn.serve({"linked": page}, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            browser = launch(p)
             tab = browser.new_page(viewport={"width": 1400, "height": 900})
             tab.goto(f"http://127.0.0.1:{port}/linked")
             tab.locator("text=0 of 100,000 selected").wait_for(timeout=90_000)

@@ -7,26 +7,16 @@ from __future__ import annotations
 
 import pathlib
 import re
-import shutil
-import socket
 import sys
 import time
 
 import pytest
+from browser import CHROMIUM, free_port, launch
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 SHOTS = pathlib.Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 SUPPORT = str(pathlib.Path(__file__).resolve().parents[1] / "support")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 SERVER = """
@@ -49,9 +39,9 @@ def server(tmp_path_factory):
     from explore.platform.core import Platform
     from explore.settings import Settings
 
-    if not pathlib.Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("portal")
     env = {**os.environ, "EXPLORE_DATA_DIR": str(data), "EXPLORE_PORT": str(port), "EXPLORE_DEMO": "false",
            "EXPLORE_EXTRA_APPS": "explore_test_apps:Countdown,explore_test_apps:ViewOnly",
@@ -89,7 +79,7 @@ def chrome():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(pw)
         yield b
         b.close()
 

@@ -8,7 +8,6 @@ import dataclasses
 import io
 import json
 import pathlib
-import socket
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy.table import Table
+from browser import HIGHLIGHT, OUT, free_port, launch, pixels_like, skip_without_chromium, wait_until
 
 from explore.astro.spectra import Spectra
 from explore.sdk import Access, AnnotationRecord, SelectionRecord, WorkspaceFile
@@ -262,37 +262,8 @@ def test_two_columns_and_colour_by_any_column(view):
 
 # ---- in a real browser ------------------------------------------------------------------------------
 
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-OUT = pathlib.Path(__file__).resolve().parents[3] / "test-output"
-HIGHLIGHT = (0xFF, 0x17, 0x44)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until(predicate, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def _pixels_like(png: bytes, rgb: tuple[int, int, int], tol: int = 40) -> int:
-    from PIL import Image
-
-    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-    return int((np.abs(img - np.array(rgb)).max(axis=2) <= tol).sum())
-
-
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+@skip_without_chromium
 def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(session, synthetic):
     pytest.importorskip("playwright")
     import panel as pn
@@ -308,16 +279,16 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
         views.append(SDiscoView(session))
         return views[-1]
 
-    port = _free_port()
+    port = free_port()
     server = pn.serve({"sdisco": page}, port=port, address="127.0.0.1", threaded=True, show=False, start=True)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            browser = launch(p)
             tab = browser.new_page(viewport={"width": 1700, "height": 1300})
             started = time.monotonic()
             tab.goto(f"http://127.0.0.1:{port}/sdisco", timeout=90_000)
             tab.locator(f"text=0 of {N_STARS:,} selected").wait_for(timeout=60_000)
-            assert _wait_until(lambda: tab.locator("canvas").count() >= 4, 30)
+            assert wait_until(lambda: tab.locator("canvas").count() >= 4, 30)
             tab.wait_for_timeout(1500)
             first_paint = time.monotonic() - started
             (OUT / "sdisco_view_before.png").write_bytes(tab.screenshot(full_page=True))
@@ -330,7 +301,7 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
             umap_box, xy_box = plots[0], plots[1]
             assert xy_box["x"] > umap_box["x"] + 200
             xy_clip = dict(xy_box, width=xy_box["width"] - 80)  # without the colour bar and toolbar
-            assert _pixels_like(tab.screenshot(clip=xy_clip), HIGHLIGHT) == 0
+            assert pixels_like(tab.screenshot(clip=xy_clip), HIGHLIGHT) == 0
 
             tab.locator('[title="Box Select"]').first.click()
             x0, y0 = umap_box["x"] + umap_box["width"] * 0.62, umap_box["y"] + 40
@@ -341,16 +312,16 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
             tab.mouse.up()
 
             view = views[-1]
-            assert _wait_until(lambda: view.linked.n_selected > 0, 20)
+            assert wait_until(lambda: view.linked.n_selected > 0, 20)
             bounds = view.linked.streams("umap")[0].bounds
             expected = points_in_box(synthetic.table.umap_x.to_numpy(), synthetic.table.umap_y.to_numpy(), bounds)
             assert view.linked.selection.tolist() == expected.tolist()
             n = view.linked.n_selected
             tab.locator(f"text={n:,} of {N_STARS:,} selected").wait_for(timeout=15_000)
-            assert _wait_until(lambda: _pixels_like(tab.screenshot(clip=xy_clip), HIGHLIGHT) > 100, 15)
+            assert wait_until(lambda: pixels_like(tab.screenshot(clip=xy_clip), HIGHLIGHT) > 100, 15)
             hr_box = plots[3]  # inverted magnitude axis: the highlight must still be drawn
             hr_clip = dict(hr_box, width=hr_box["width"] - 80)
-            assert _wait_until(lambda: _pixels_like(tab.screenshot(clip=hr_clip), HIGHLIGHT) > 100, 15)
+            assert wait_until(lambda: pixels_like(tab.screenshot(clip=hr_clip), HIGHLIGHT) > 100, 15)
             # the ranking tab lists the injected correlate first
             tab.locator("text=c_m").first.wait_for(timeout=15_000)
             tab.wait_for_timeout(1500)  # the spectrum plot's title is drawn on its canvas, not in the DOM
@@ -361,7 +332,7 @@ def test_in_a_browser_a_box_on_the_umap_is_highlighted_in_the_galactic_plane(ses
             tab.mouse.move(cx, cy, steps=3)
             tab.locator("text=nearest to the cursor").first.wait_for(timeout=15_000)
             tab.mouse.click(cx, cy)
-            assert _wait_until(lambda: view.star is not None, 15)
+            assert wait_until(lambda: view.star is not None, 15)
             star_id = synthetic.table.id.iloc[view.star]
             tab.locator(f"text={star_id}").first.wait_for(timeout=15_000)
             tab.wait_for_timeout(1000)

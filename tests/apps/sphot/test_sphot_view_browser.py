@@ -6,41 +6,21 @@ from __future__ import annotations
 
 import io
 import pathlib
-import socket
 import time
 
 import numpy as np
 import pytest
 
 pytest.importorskip("playwright")
+from browser import free_port, launch, needs_chromium, wait_until  # noqa: E402
 from fake_sessions import FakeSession  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SHOTS = ROOT / "test-output" / "sphot"
-CHROMIUM = pathlib.Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 N_STARS = 300
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
+pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def demo():
@@ -82,7 +62,7 @@ def test_the_view_in_a_browser(demo):
     server = pn.serve({"sphot": page}, port=port, address="127.0.0.1", threaded=True, show=False)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+            browser = launch(pw)
             tab = browser.new_page(viewport={"width": 1440, "height": 1100})
             started = time.monotonic()
             tab.goto(f"http://127.0.0.1:{port}/sphot", timeout=60_000)
