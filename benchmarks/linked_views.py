@@ -103,14 +103,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from explore.viz import LinkedViews, points_in_box, points_in_polygon
+    from explore.viz.linked import warm_up
 
     hv.extension("bokeh")
     print(f"load_average_1min: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     t0 = time.perf_counter()
-    warm = LinkedViews(make_table(1000), datashade_threshold=0)
-    warm.scatter("a", "b", name="warm")
-    warm.select_box("a", "b", (0, 0, 1, 1))
-    hv.render(warm.scatter("a", "b") + warm.scatter("b", "c", color="c"))
+    warm_up()
     print(f"jit_warmup_s: {time.perf_counter() - t0:.2f}")
 
     # the server's share of a selection: the box test and both plots' highlight updates, in its thread

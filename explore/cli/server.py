@@ -54,6 +54,16 @@ def init(demo: bool = typer.Option(True, "--demo/--no-demo", help="prepare the d
     console.print(f"data folder ready: {p.settings.data_path}")
 
 
+def _warm_up() -> None:
+    # the apps' datashaded plots compile their kernels once per process: do it before the first user waits
+    try:
+        from explore.viz.linked import warm_up
+
+        warm_up()
+    except Exception as exc:  # noqa: BLE001 - only a speed-up; the plots compile on first use instead
+        console.print(f"[dim]warm-up skipped: {exc}[/]")
+
+
 @friendly
 def serve(host: str = typer.Option(None, help="address to bind (default 127.0.0.1: this machine only)"),
           port: int = typer.Option(None, help="port (default 8000)"),
@@ -76,6 +86,7 @@ def serve(host: str = typer.Option(None, help="address to bind (default 127.0.0.
         # the demo data (minutes for the largest survey) is made beside the running server: the portal
         # is usable at once and each app's demo folder appears when it is ready
         threading.Thread(target=_prepare, args=(Platform(settings), True), name="explore-demo", daemon=True).start()
+    threading.Thread(target=_warm_up, name="explore-warm-up", daemon=True).start()
     link = first_start_link(p)
     console.print(f"EXPLORE serving on [bold]{settings.base_url}[/]  (API docs: {settings.base_url}/api/docs)",
                   soft_wrap=True)

@@ -32,6 +32,7 @@ __all__ = [
     "points_in_box",
     "points_in_polygon",
     "table_bytes",
+    "warm_up",
     "EXPORT_FORMATS",
 ]
 
@@ -510,6 +511,20 @@ class LinkedViews(param.Parameterized):
 
 
 # ---- selection actions ---------------------------------------------------------------------------
+
+def warm_up() -> None:
+    """Compile datashader's kernels (numba) for the aggregations the linked plots use, on a tiny table.
+
+    The first datashaded plot in a process otherwise waits seconds for the compiler; a server calls this
+    in a background thread when it starts, so that the first app a user opens paints at once.
+    """
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        table = pd.DataFrame({"id": np.arange(64), **{c: rng.uniform(0, 1, 64).astype(dtype) for c in "abc"}})
+        linked = LinkedViews(table, datashade_threshold=0)
+        linked.select_box("a", "b", (0, 0, 0.5, 0.5))
+        hv.render(linked.scatter("a", "b") + linked.scatter("b", "c", color="c"))
+
 
 def table_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """Serialise a table as ``CSV``, ``FITS`` (binary table) or ``VOTable``."""

@@ -200,3 +200,15 @@ def test_colour_by_a_column_or_by_an_axis_renders_with_a_colour_bar(grid_table, 
         figure = hv.render(plot)
         bars = [r for r in figure.right if type(r).__name__ == "ColorBar"]
         assert len(bars) == 1 and bars[0].color_mapper.high == pytest.approx(20.0, abs=0.2)
+
+
+def test_warm_up_compiles_the_kernels_the_plots_use():
+    import datashader as ds
+
+    from explore.viz.linked import warm_up
+
+    warm_up()
+    # the compiled kernels serve any later canvas, of any size, correctly
+    frame = pd.DataFrame({"x": [0.1, 0.2, 0.9], "y": [0.1, 0.2, 0.9]})
+    agg = ds.Canvas(plot_width=7, plot_height=5, x_range=(0, 1), y_range=(0, 1)).points(frame, "x", "y", ds.count())
+    assert int(agg.values.sum()) == 3 and agg.shape == (5, 7)
