@@ -19,8 +19,8 @@ from typing import Any, Literal
 import astropy.units as u
 import numpy as np
 
-from .cube import DustCube, galactic_to_xyz
-from .raytrace import exit_distance, integrate_rays, sample_points
+from .cube import DustCube
+from .raytrace import exit_distance, integrate_rays, ray_order, sample_points, sightlines
 
 __all__ = [
     "ErrorKind",
@@ -110,23 +110,6 @@ def validate_targets(l: Any, b: Any, distance: Any) -> tuple[np.ndarray, np.ndar
     return l_deg.astype(float), b_deg.astype(float), d_pc.astype(float), flag
 
 
-def _spread_bits(v: np.ndarray) -> np.ndarray:
-    """Spread the low 10 bits of ``v`` so that two zero bits follow each (for a 3D Morton code)."""
-    v = v.astype(np.uint64) & np.uint64(0x3FF)
-    for shift, mask in ((16, 0x030000FF), (8, 0x0300F00F), (4, 0x030C30C3), (2, 0x09249249)):
-        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
-    return v
-
-
-def _direction_order(ux: np.ndarray, uy: np.ndarray, uz: np.ndarray) -> np.ndarray:
-    """An order of the sightlines along a Z-order (Morton) curve of their unit vectors, so that
-    consecutive rays run through the same voxels and find them in the CPU cache (2-3x faster on a
-    published-size cube than the input order)."""
-    q = [np.floor((np.asarray(c) + 1.0) * 511.5).astype(np.int64) for c in (ux, uy, uz)]
-    key = _spread_bits(q[0]) | (_spread_bits(q[1]) << np.uint64(1)) | (_spread_bits(q[2]) << np.uint64(2))
-    return np.argsort(key, kind="stable")
-
-
 def _open(cube: DustCube | str | pathlib.Path, kind: str = "auto") -> DustCube:
     if isinstance(cube, DustCube):
         return cube
@@ -179,7 +162,7 @@ def integrate_extinction(
     Notes
     -----
     Along a ray the trilinear field is a cubic polynomial of the path length inside every voxel cell;
-    the kernel sums a two-point Gauss-Legendre rule over the cell segments, which is exact for cubics.
+    the kernel sums Simpson's rule over the cell segments, which is exact for cubics.
     The original G-Tomo app summed samples every 5 pc instead (a left Riemann sum), whose error grows
     with the density gradients and with the distance that falls between the last sample and the target.
 
@@ -193,8 +176,8 @@ def integrate_extinction(
     l_deg, b_deg, d_pc, flag = validate_targets(l, b, distance)
     n = l_deg.size
     good = flag == 0
-    x, y, z = galactic_to_xyz(np.where(good, l_deg, 0.0), np.where(good, b_deg, 0.0), 1.0)
-    r_exit = exit_distance(dens.shape, dens.sun_index, dens.step_pc, x, y, z)
+    x, y, z, r_exit = sightlines(np.where(good, l_deg, 0.0), np.where(good, b_deg, 0.0), dens.shape,
+                                 dens.sun_index, dens.step_pc)
     outside = good & (d_pc > r_exit * (1 + 1e-12) + 1e-9 * dens.step_pc)
     flag[outside] |= Flag.OUTSIDE_CUBE
     compute = good & (~outside | (beyond == "edge"))
@@ -213,7 +196,7 @@ def integrate_extinction(
     a0_err = np.full(n, np.nan) if err_cube is not None else None
 
     rows = np.flatnonzero(compute)
-    rows = rows[_direction_order(x[rows], y[rows], z[rows])]
+    rows = rows[ray_order(x[rows], y[rows], z[rows])]
     total = rows.size
     data = dens.values()
     err_data = err_cube.values() if err_cube is not None else None
