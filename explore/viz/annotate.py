@@ -6,10 +6,15 @@ An annotation is stored by the platform through :class:`explore.sdk.Session` (``
 looking at (``{"type": "box", "x": [x0, x1], "y": [y0, y1], "x_dim": ..., "y_dim": ...}``, drawn as a
 translucent rectangle labelled with the title) and the ids of selected objects (drawn as ringed markers
 when the plot belongs to a :class:`explore.viz.linked.LinkedViews`).
+
+On a map the region is a GeoJSON geometry in lon/lat degrees (``Point``, ``LineString``, ``Polygon`` and
+their ``Multi`` forms); :meth:`AnnotationLayer.draw_on` draws those on a Bokeh map figure in whatever
+projection it uses, through a ``project(lon, lat) -> (x, y)`` function the map supplies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import holoviews as hv
@@ -18,11 +23,13 @@ import pandas as pd
 import panel as pn
 import panel_material_ui as pmui
 import param
+from bokeh.models import ColumnDataSource, HoverTool
 
 from explore.sdk import Access, AnnotationRecord, Session
 from explore.viz.linked import LinkedViews
 
-__all__ = ["AnnotationForm", "AnnotationLayer", "AnnotatedView", "annotation_elements"]
+__all__ = ["AnnotationForm", "AnnotationLayer", "AnnotatedView", "MapAnnotations", "annotation_elements",
+           "geojson_parts", "map_shapes"]
 
 LEVELS = ["private", "shared", "public"]
 REGION_COLOR = "#ff8f00"
@@ -30,6 +37,13 @@ OBJECT_COLOR = "#00c853"
 #: annotations naming more objects than this are drawn as an image on the plot's pixel grid, not as
 #: markers (tens of thousands of glyphs take the browser seconds to draw)
 MAX_MARKERS = 1000
+
+
+GEOJSON_KINDS = {"Point": "point", "MultiPoint": "point", "LineString": "line", "MultiLineString": "line",
+                 "Polygon": "area", "MultiPolygon": "area"}
+#: ``project(lon, lat) -> (x, y)``: vertices in lon/lat degrees to map coordinates; it may return more
+#: points than it was given (edges drawn along great circles) and NaN where the map cannot show a point
+Projector = Callable[[np.ndarray, np.ndarray], tuple[Any, Any]]
 
 
 def _split(text: str) -> list[str]:
@@ -147,6 +161,123 @@ def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = 
     return hv.Overlay([rects, text, marks])
 
 
+def geojson_parts(region: dict[str, Any] | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The parts of a GeoJSON region as ``(kind, lon, lat)``, kind ``"point"``, ``"line"`` or ``"area"``
+    (an area is its outer ring; holes are not drawn). Anything else (a plot box, None) has no parts.
+
+    Example
+    -------
+    >>> [(k, lon.tolist()) for k, lon, _ in geojson_parts({"type": "LineString", "coordinates": [[0, 0], [5, 1]]})]
+    [('line', [0.0, 5.0])]
+    """
+    kind = GEOJSON_KINDS.get((region or {}).get("type", ""))
+    coords = (region or {}).get("coordinates")
+    if kind is None or not coords:
+        return []
+    multi = region["type"].startswith("Multi")
+    if kind == "point":
+        points = np.asarray(coords if multi else [coords], dtype=float).reshape(-1, 2)
+        return [("point", points[:, 0], points[:, 1])]
+    parts = coords if multi else [coords]
+    out = []
+    for part in parts:
+        ring = np.asarray(part[0] if kind == "area" else part, dtype=float).reshape(-1, 2)
+        if len(ring):
+            out.append((kind, ring[:, 0], ring[:, 1]))
+    return out
+
+
+def map_shapes(records: list[AnnotationRecord], project: Projector) -> dict[str, dict[str, list]]:
+    """The GeoJSON regions of annotations in a map's coordinates, as Bokeh column data.
+
+    Parameters
+    ----------
+    records
+        Annotations of the map (those without a GeoJSON region are left out).
+    project
+        ``project(lon, lat) -> (x, y)`` of the map; a part with a point it cannot show (NaN) is left out.
+
+    Returns
+    -------
+    dict
+        ``areas`` and ``lines`` (``xs``, ``ys`` lists of vertex lists), ``points`` and ``labels``
+        (``x``, ``y``), each with ``title``, ``description`` and ``id`` columns. A label sits at the
+        northern-most vertex of each part drawn (on the map's y axis).
+    """
+    out: dict[str, dict[str, list]] = {
+        "areas": {"xs": [], "ys": []}, "lines": {"xs": [], "ys": []}, "points": {"x": [], "y": []},
+        "labels": {"x": [], "y": []},
+    }
+    for cols in out.values():
+        cols.update(title=[], description=[], id=[])
+    for record in records:
+        labelled = False
+        for kind, lon, lat in geojson_parts(record.region):
+            x, y = (np.asarray(v, dtype=float).ravel() for v in project(lon, lat))
+            if x.size == 0 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+                continue
+            if kind == "point":
+                target = out["points"]
+                target["x"] += x.tolist()
+                target["y"] += y.tolist()
+                n = x.size
+            else:
+                target = out["areas" if kind == "area" else "lines"]
+                target["xs"].append(x.tolist())
+                target["ys"].append(y.tolist())
+                n = 1
+            target["title"] += [record.title] * n
+            target["description"] += [record.description] * n
+            target["id"] += [record.id] * n
+            if not labelled:
+                top = int(np.argmax(y))
+                labels = out["labels"]
+                labels["x"].append(float(x[top]))
+                labels["y"].append(float(y[top]))
+                labels["title"].append(record.title)
+                labels["description"].append(record.description)
+                labels["id"].append(record.id)
+                labelled = True
+    return out
+
+
+class MapAnnotations:
+    """The annotations of one view drawn on a Bokeh map figure (made by :meth:`AnnotationLayer.draw_on`):
+    areas as dashed translucent polygons, lines as dashed lines, points as diamonds, each labelled
+    with its title, redrawn whenever the layer's list changes."""
+
+    def __init__(self, layer: AnnotationLayer, figure: Any, *, view: str, project: Projector) -> None:
+        self.layer, self.figure, self.view, self.project = layer, figure, view, project
+        empty = map_shapes([], project)
+        self.sources = {name: ColumnDataSource(cols) for name, cols in empty.items()}
+        areas = figure.patches("xs", "ys", source=self.sources["areas"], fill_color=REGION_COLOR, fill_alpha=0.18,
+                               line_color=REGION_COLOR, line_width=2, line_dash="dashed")
+        lines = figure.multi_line("xs", "ys", source=self.sources["lines"], line_color=REGION_COLOR, line_width=3,
+                                  line_dash="dashed")
+        points = figure.scatter("x", "y", source=self.sources["points"], marker="diamond", size=16,
+                                fill_color=REGION_COLOR, line_color="#000000", line_width=1)
+        labels = figure.text("x", "y", text="title", source=self.sources["labels"], text_color="#ffffff",
+                             text_font_size="10pt", text_font_style="bold", text_baseline="bottom",
+                             x_offset=6, y_offset=-6, background_fill_color="#e65100", background_fill_alpha=0.85,
+                             padding=3, border_radius=3)
+        self.renderers = [areas, lines, points, labels]
+        figure.add_tools(HoverTool(renderers=[areas, lines, points],
+                                   tooltips=[("annotation", "@title"), ("", "@description")]))
+        self._watcher = layer.param.watch(self.redraw, "annotations")
+        self.redraw()
+
+    def redraw(self, *_: Any) -> None:
+        """Draw the layer's current annotations of this view."""
+        shapes = map_shapes(self.layer.of_view(self.view), self.project)
+        with pn.io.unlocked():  # a widget callback holds no Bokeh document lock
+            for name, cols in shapes.items():
+                self.sources[name].data = cols
+
+    def detach(self) -> None:
+        """Stop following the layer (the figure is being replaced)."""
+        self.layer.param.unwatch(self._watcher)
+
+
 class AnnotationLayer(pn.viewable.Viewer):
     """The annotations of one app session: wraps its plots and lists its annotations.
 
@@ -174,6 +305,7 @@ class AnnotationLayer(pn.viewable.Viewer):
         self.linked = linked
         self.form = AnnotationForm(name="edit")
         self.views: dict[str, AnnotatedView] = {}
+        self.maps: dict[str, MapAnnotations] = {}
         self.refresh()
 
     def refresh(self, *_: Any) -> list[AnnotationRecord]:
@@ -195,6 +327,25 @@ class AnnotationLayer(pn.viewable.Viewer):
         annotated = AnnotatedView(self, plot, view=view, x=x or "x", y=y or "y")
         self.views[view] = annotated
         return annotated
+
+    def draw_on(self, figure: Any, *, view: str, project: Projector) -> MapAnnotations:
+        """Draw the annotations of ``view`` whose region is GeoJSON (lon/lat) on a Bokeh map figure.
+
+        ``project(lon, lat) -> (x, y)`` puts vertices in the figure's coordinates (NaN where it cannot
+        show them). Drawing the same view on a new figure (a map rebuilt in another projection)
+        replaces the previous drawing.
+
+        Example
+        -------
+        >>> notes = AnnotationLayer(session)
+        >>> notes.draw_on(fig, view="map", project=lambda lon, lat: (lon, lat))   # a lon/lat map
+        """
+        old = self.maps.pop(view, None)
+        if old is not None:
+            old.detach()
+        drawn = MapAnnotations(self, figure, view=view, project=project)
+        self.maps[view] = drawn
+        return drawn
 
     # ---- platform calls --------------------------------------------------------------------------
     def create(self, view: str, form: AnnotationForm, *, object_ids: list[str] | None = None,
@@ -263,7 +414,8 @@ class AnnotationLayer(pn.viewable.Viewer):
         for record in self.annotations:
             where = []
             if record.region:
-                where.append("region")
+                kind = (record.region or {}).get("type", "")
+                where.append(kind.lower() if kind in GEOJSON_KINDS else "region")
             if record.object_ids:
                 where.append(f"{len(record.object_ids):,} objects")
             text = (f"**{record.title}** · {record.view} · {record.author} · {record.read.level}"

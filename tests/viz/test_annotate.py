@@ -171,3 +171,47 @@ def test_thousands_of_annotated_objects_are_drawn_as_an_image_not_markers(sessio
     lit = image.dimension_values(2, flat=False) > 0
     columns = image.dimension_values(0, expanded=False)
     assert lit.any() and columns[lit.any(axis=0)].max() < 3.2  # the strip, grown by a pixel or two
+
+
+def test_geojson_regions_split_into_points_lines_and_areas():
+    from explore.viz.annotate import geojson_parts
+
+    assert geojson_parts(None) == [] and geojson_parts({"type": "box", "x": [0, 1], "y": [0, 1]}) == []
+    (kind, lon, lat), = geojson_parts({"type": "Point", "coordinates": [23.5, 0.7]})
+    assert (kind, lon.tolist(), lat.tolist()) == ("point", [23.5], [0.7])
+    ring = [[0, 0], [10, 0], [10, 5], [0, 0]]
+    (kind, lon, lat), = geojson_parts({"type": "Polygon", "coordinates": [ring, [[1, 1], [2, 1], [2, 2], [1, 1]]]})
+    assert kind == "area" and lon.tolist() == [0, 10, 10, 0]  # the outer ring only
+    parts = geojson_parts({"type": "MultiLineString", "coordinates": [[[0, 0], [1, 1]], [[5, 5], [6, 6], [7, 5]]]})
+    assert [(k, len(x)) for k, x, _ in parts] == [("line", 2), ("line", 3)]
+
+
+def test_map_shapes_are_projected_labelled_at_the_top_and_hidden_where_the_map_cannot_show_them(session):
+    import numpy as np
+
+    from explore.viz.annotate import map_shapes
+
+    session.annotate("map", "ridge", "a wrinkle ridge", region={"type": "LineString", "coordinates": [[0, 0], [4, 2]]})
+    session.annotate("map", "site", region={"type": "Point", "coordinates": [-30, 60]})
+    session.annotate("map", "box of a plot", region={"type": "box", "x": [0, 1], "y": [0, 1]})
+    hide_north = lambda lon, lat: (np.where(lat > 50, np.nan, lon * 1000.0), lat * 1000.0)  # noqa: E731
+    shapes = map_shapes(session.annotations("map"), hide_north)
+    assert shapes["lines"]["xs"] == [[0.0, 4000.0]] and shapes["lines"]["ys"] == [[0.0, 2000.0]]
+    assert shapes["lines"]["description"] == ["a wrinkle ridge"]
+    assert shapes["points"]["x"] == [] and shapes["areas"]["xs"] == []
+    assert (shapes["labels"]["x"], shapes["labels"]["y"], shapes["labels"]["title"]) == ([4000.0], [2000.0], ["ridge"])
+
+
+def test_drawing_on_a_new_map_figure_replaces_the_old_drawing(session):
+    from bokeh.plotting import figure
+
+    session.annotate("map", "crater", region={"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [1, 2], [0, 0]]]})
+    layer = AnnotationLayer(session)
+    first = layer.draw_on(figure(), view="map", project=lambda lon, lat: (lon, lat))
+    assert first.sources["areas"].data["xs"] == [[0.0, 2.0, 1.0, 0.0]]
+    second = layer.draw_on(figure(), view="map", project=lambda lon, lat: (lon * 2, lat * 2))
+    session.annotate("map", "later", region={"type": "Point", "coordinates": [5, 5]})
+    layer.refresh()
+    assert second.sources["points"].data["x"] == [10.0]
+    assert first.sources["points"].data["x"] == []  # the replaced figure no longer follows the list
+    assert layer.maps == {"map": second}
