@@ -10,6 +10,12 @@
 Tools (a click on the map, by mode): the value at a point (elevation, slope, albedo), a line or
 polygon whose vertices are clicks (elevation profile along great circles, length and area on the
 sphere), export of the drawn region of a layer as a GeoTIFF into the workspace, and annotations.
+
+Annotations use the platform's annotation kit (:mod:`explore.viz.annotate`): the Annotate dialog
+(title, description, who may read and edit), the saved point, line or polygon (GeoJSON, lon/lat)
+drawn on the map in every projection, and the list with Edit and Delete for those who may write.
+Changes to the map's Bokeh models from widget callbacks are made inside ``pn.io.unlocked()``
+(Panel runs those callbacks without the Bokeh document lock).
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from bokeh.events import Tap
 from bokeh.models import ColumnDataSource, CustomJSTickFormatter, HoverTool, WheelZoomTool, WMTSTileSource
 from bokeh.plotting import figure
 
-from explore.planetary.geodesy import GeometryError, path_length, polygon_area
+from explore.planetary.geodesy import GeometryError, path_length, polygon_area, sample_path
+from explore.viz.annotate import AnnotationForm, AnnotationLayer
 
 from .layers import (
     MoonData,
@@ -48,6 +55,8 @@ __all__ = ["LExploView", "layer_image", "PROJECTIONS", "MODES"]
 
 PROJECTIONS = {"equirectangular": "Equirect.", "south_polar": "South polar", "north_polar": "North polar"}
 MODES = {"value": "Point value", "line": "Draw line / polygon"}
+#: the view name of the map's annotations
+MAP_VIEW = "lexplo/map"
 #: the polar tile matrix sets in IAU polar metres (their 200 km false origin removed)
 POLAR_LEFT, POLAR_BOTTOM, POLAR_RES0 = 279_963.7814871418, 282_842.7124746194, 2209.708691207964
 POLAR_RIGHT, POLAR_TOP = 285_721.643462097, 282_842.7124746194
@@ -128,8 +137,8 @@ class LExploView(param.Parameterized):
         self.map_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=520)
         self.profile_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220)
         self.profile_box = pn.Column(self.profile_pane, visible=False, sizing_mode="stretch_width")
-        self.title = pn.widgets.TextInput(name="Annotation title", placeholder="e.g. candidate landing site")
-        self.description = pn.widgets.TextAreaInput(name="Description", height=70)
+        self.notes = AnnotationLayer(session)
+        self.form = AnnotationForm(name="annotate the map")
         self.raster_select = pn.widgets.Select(name="My GeoTIFFs", options=self._workspace_rasters())
         self._build_map()
 
@@ -197,6 +206,23 @@ class LExploView(param.Parameterized):
         lon, lat = _transformer(self.projection, inverse=True).transform(x, y)
         return float(lon), float(lat)
 
+    def project_shape(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The vertices of a drawn shape (lon/lat) in map coordinates: longitudes unwrapped on the
+        equirectangular map (a shape across 180 deg stays in one piece), edges along great circles on
+        the polar maps, NaN for a shape in the other hemisphere of a polar map (it cannot be shown)."""
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        if self.projection == "equirectangular":
+            lon = np.degrees(np.unwrap(np.radians(lon)))
+            lon = lon - 360.0 * np.round((lon[0] if lon.size else 0.0) / 360.0)
+            return lon, lat
+        hemisphere = -1.0 if self.projection == "south_polar" else 1.0
+        if np.any(np.sign(lat) != hemisphere):
+            return np.full(lon.shape, np.nan), np.full(lat.shape, np.nan)
+        if lon.size > 1:
+            _, lon, lat = sample_path(list(zip(lon, lat, strict=True)), n=64 * (lon.size - 1))
+        return self.to_map(lon, lat)
+
     def _visible(self, lat: np.ndarray) -> np.ndarray:
         if self.projection == "south_polar":
             return lat < -60.0
@@ -235,6 +261,7 @@ class LExploView(param.Parameterized):
         fig.add_tools(wheel)
         fig.toolbar.active_scroll = wheel
         self._overlays(fig)
+        self.notes.draw_on(fig, view=MAP_VIEW, project=self.project_shape)
         self.line_source = ColumnDataSource({"x": [], "y": []})
         fig.line("x", "y", source=self.line_source, line_color="#ff7043", line_width=2)
         fig.scatter("x", "y", source=self.line_source, size=7, color="#ff7043")
@@ -329,7 +356,8 @@ class LExploView(param.Parameterized):
         values = point_values(lon, lat, self.data)
         self.last_values = values
         x, y = self.to_map([lon], [lat])
-        self.point_source.data = {"x": x.tolist(), "y": y.tolist()}
+        with pn.io.unlocked():
+            self.point_source.data = {"x": x.tolist(), "y": y.tolist()}
 
         def fmt(v: float | None, unit: str) -> str:
             return "no data" if v is None else f"{v:,.1f} {unit}"
@@ -339,19 +367,18 @@ class LExploView(param.Parameterized):
         return values
 
     def _draw_vertices(self) -> None:
-        if not self.vertices:
-            self.line_source.data = {"x": [], "y": []}
-            return
-        lon, lat = np.array(self.vertices, dtype=float).T
-        if self.projection == "equirectangular":
-            x, y = lon, lat
-        else:
-            from explore.planetary.geodesy import sample_path
-
-            if len(lon) > 1:
-                _, lon, lat = sample_path(list(zip(lon, lat, strict=True)), n=64 * (len(lon) - 1))
-            x, y = self.to_map(lon, lat)
-        self.line_source.data = {"x": np.asarray(x).tolist(), "y": np.asarray(y).tolist()}
+        x: Any = []
+        y: Any = []
+        if self.vertices:
+            lon, lat = np.array(self.vertices, dtype=float).T
+            if self.projection == "equirectangular":
+                x, y = lon, lat
+            else:
+                if len(lon) > 1:
+                    _, lon, lat = sample_path(list(zip(lon, lat, strict=True)), n=64 * (len(lon) - 1))
+                x, y = self.to_map(lon, lat)
+        with pn.io.unlocked():
+            self.line_source.data = {"x": np.asarray(x).tolist(), "y": np.asarray(y).tolist()}
 
     def clear_line(self) -> None:
         self.vertices = []
@@ -430,16 +457,13 @@ class LExploView(param.Parameterized):
         self.say(f"Exported {layer} over W {bbox[0]:.2f} S {bbox[1]:.2f} E {bbox[2]:.2f} N {bbox[3]:.2f} to **{path}**.")
         return path
 
-    def annotate(self, title: str | None = None, description: str | None = None) -> Any:
-        """Attach an annotation to the drawn point, line or polygon (GeoJSON region, lon/lat)."""
-        title = (title if title is not None else self.title.value or "").strip()
-        if not title:
-            self.say("Give the annotation a title.")
-            return None
+    def drawn_region(self) -> dict[str, Any] | None:
+        """The drawn point, line or polygon (or the last point read) as a GeoJSON geometry in lon/lat
+        degrees, with the projection it was drawn in; None when nothing is drawn."""
         if self.vertices:
-            coords = [list(v) for v in self.vertices]
+            coords = [[float(v) for v in vertex] for vertex in self.vertices]
             if len(coords) >= 3:
-                region = {"type": "Polygon", "coordinates": [coords + [coords[0]]]}
+                region: dict[str, Any] = {"type": "Polygon", "coordinates": [coords + [coords[0]]]}
             elif len(coords) == 2:
                 region = {"type": "LineString", "coordinates": coords}
             else:
@@ -448,16 +472,45 @@ class LExploView(param.Parameterized):
             lon, lat = self.to_lonlat(self.point_source.data["x"][0], self.point_source.data["y"][0])
             region = {"type": "Point", "coordinates": [lon, lat]}
         else:
-            self.say("Click a point or draw a line or polygon to annotate first.")
             return None
         region["projection"] = self.projection
-        try:
-            record = self.session.annotate("lexplo/map", title, description if description is not None
-                                           else self.description.value, region=region)
-        except (PermissionError, ValueError) as exc:
-            self.say(f"Cannot save the annotation: {exc}")
+        return region
+
+    def open_annotate(self) -> bool:
+        """Open the Annotate dialog for the drawn shape (False, with a message, when nothing is drawn)."""
+        if self.drawn_region() is None:
+            self.say("Click a point or draw a line or polygon to annotate first.")
+            return False
+        self.form.reset()
+        self.form.open = True
+        return True
+
+    def annotate(self, title: str | None = None, description: str | None = None) -> Any:
+        """Save an annotation of the drawn point, line or polygon (GeoJSON region, lon/lat) with the
+        dialog's title, description and access (or the ``title`` and ``description`` given); it is
+        drawn on the map and listed under it. Returns the :class:`explore.sdk.AnnotationRecord`."""
+        if title is not None:
+            self.form.title = title
+        if description is not None:
+            self.form.description = description
+        if not self.form.title.strip():
+            self.form.error = "An annotation needs a title."
+            self.say("Give the annotation a title.")
             return None
-        self.say(f"Annotation **{title}** saved.")
+        region = self.drawn_region()
+        if region is None:
+            self.say("Click a point or draw a line or polygon to annotate first.")
+            return None
+        try:
+            record = self.notes.create(MAP_VIEW, self.form, region=region)
+        except (PermissionError, ValueError) as exc:
+            self.form.error = f"Cannot save the annotation: {exc}"
+            self.say(self.form.error)
+            return None
+        self.form.open = False
+        self.vertices = []  # the saved shape is drawn as the annotation now
+        self._draw_vertices()
+        self.say(f"Annotation **{record.title}** saved.")
         return record
 
     # ---- layout -------------------------------------------------------------------------------
@@ -480,10 +533,12 @@ class LExploView(param.Parameterized):
             pn.pane.Markdown("**Line / polygon tools**"),
             pn.Row(button("Profile", self.profile), button("Measure", self.measure)),
             pn.Row(button("Export GeoTIFF", self.export), button("Clear", self.clear_line)),
-            pn.pane.Markdown("**Annotate**"), self.title, self.description, button("Save annotation", self.annotate),
+            pn.pane.Markdown("**Annotate** the drawn point, line or polygon"), button("Annotate", self.open_annotate),
             pn.pane.Markdown("**Add my raster**"), self.raster_select,
             button("Add as elevation source", lambda: self.raster_select.value and self.add_raster(self.raster_select.value)),
             sizing_mode="stretch_width",
         )
-        main = pn.Column(self.message, self.map_pane, self.profile_box, sizing_mode="stretch_width")
+        main = pn.Column(self.message, self.map_pane, self.profile_box, self.notes,
+                         self.form.dialog(lambda *_: self.annotate(), allow_attach=False),
+                         sizing_mode="stretch_width")
         return pn.Row(pn.Column(controls, tools, width=360), main, sizing_mode="stretch_width")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 from types import SimpleNamespace
 
@@ -10,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from explore.apps.lexplo.app import LExplo
-from explore.apps.lexplo.view import LExploView
+from explore.apps.lexplo.view import MAP_VIEW, LExploView
+from explore.sdk import Access, AnnotationRecord
 
 
 class FolderSession:
@@ -48,9 +50,26 @@ class FolderSession:
         (self.root / path).write_bytes(data)
         return path
 
+    def annotations(self, view=None):
+        return [dataclasses.replace(a) for a in self.notes if view is None or a.view == view]
+
     def annotate(self, view, title, description="", *, object_ids=None, region=None, read=None, write=None):
-        self.notes.append({"view": view, "title": title, "description": description, "region": region})
-        return self.notes[-1]
+        record = AnnotationRecord(len(self.notes) + 1, self.app_id, view, title, description, self.user,
+                                  object_ids, region, read or Access(), write or Access(), "now", "now", True)
+        self.notes.append(record)
+        return record
+
+    def update_annotation(self, annotation_id, **changes):
+        i = next(i for i, a in enumerate(self.notes) if a.id == annotation_id)
+        if not self.notes[i].can_write:
+            raise PermissionError("you may not change this annotation")
+        self.notes[i] = dataclasses.replace(self.notes[i], **{k: v for k, v in changes.items() if v is not None})
+        return self.notes[i]
+
+    def delete_annotation(self, annotation_id):
+        if not next(a for a in self.notes if a.id == annotation_id).can_write:
+            raise PermissionError("you may not delete this annotation")
+        self.notes = [a for a in self.notes if a.id != annotation_id]
 
 
 @pytest.fixture
@@ -125,9 +144,64 @@ def test_export_without_a_region_says_so(view):
 def test_annotation_carries_the_drawn_region(view):
     view.vertices = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]
     note = view.annotate("crater rim", "a bright ejecta ray")
-    assert note["region"]["type"] == "Polygon"
-    assert note["region"]["coordinates"][0][0] == note["region"]["coordinates"][0][-1]
+    assert note.view == MAP_VIEW and note.region["type"] == "Polygon"
+    assert note.region["coordinates"][0][0] == note.region["coordinates"][0][-1]
     assert view.annotate("") is None
+
+
+def test_a_saved_annotation_is_drawn_on_the_map_and_listed(view):
+    view.vertices = [(-10.0, -20.0), (10.0, -20.0), (0.0, -5.0)]
+    assert view.open_annotate() and view.form.open
+    view.form.param.update(title="Landing ellipse", description="3 sigma", read_level="public")
+    view.annotate()
+    assert not view.form.open
+    areas = view.notes.maps[MAP_VIEW].sources["areas"].data
+    assert areas["title"] == ["Landing ellipse"]
+    assert list(zip(areas["xs"][0], areas["ys"][0], strict=True)) == [(-10.0, -20.0), (10.0, -20.0), (0.0, -5.0),
+                                                                        (-10.0, -20.0)]
+    labels = view.notes.maps[MAP_VIEW].sources["labels"].data
+    assert (labels["x"], labels["y"], labels["title"]) == ([0.0], [-5.0], ["Landing ellipse"])  # at the top vertex
+    (stored,) = view.session.notes
+    assert stored.read == Access("public") and stored.description == "3 sigma"
+    rows = list(view.notes._list())
+    assert "Landing ellipse" in rows[0][0].object and "polygon" in rows[0][0].object
+    assert not rows[0][1].disabled  # Edit: the author may write
+
+
+def test_annotations_follow_the_projection(view):
+    view.vertices = [(30.0, -85.0), (150.0, -85.0)]
+    view.annotate("traverse")
+    view.vertices = [(0.0, 80.0)]
+    view.annotate("north station")
+    view.projection = "south_polar"
+    drawn = view.notes.maps[MAP_VIEW].sources
+    assert drawn["points"].data["title"] == []  # the northern point cannot be shown on the south polar map
+    (xs,), (ys,) = drawn["lines"].data["xs"], drawn["lines"].data["ys"]
+    x0, y0 = view.to_map([30.0, 150.0], [-85.0, -85.0])
+    assert (xs[0], ys[0]) == pytest.approx((x0[0], y0[0])) and (xs[-1], ys[-1]) == pytest.approx((x0[1], y0[1]))
+    mid = len(xs) // 2  # the great circle between the vertices passes closer to the pole than 85 deg
+    assert np.hypot(xs[mid], ys[mid]) < np.hypot(x0[0], y0[0]) * 0.6
+    view.projection = "north_polar"
+    assert view.notes.maps[MAP_VIEW].sources["points"].data["title"] == ["north station"]
+    assert view.notes.maps[MAP_VIEW].sources["lines"].data["xs"] == []
+
+
+def test_only_those_who_may_write_can_edit_an_annotation(view):
+    view.session.notes.append(AnnotationRecord(7, "lexplo", MAP_VIEW, "Bob's site", "", "bob", None,
+                                               {"type": "Point", "coordinates": [23.5, 0.7]}, Access("public"),
+                                               Access("private"), "now", "now", False))
+    view.notes.refresh()
+    assert view.notes.maps[MAP_VIEW].sources["points"].data["title"] == ["Bob's site"]
+    (row,) = list(view.notes._list())
+    assert row[1].disabled and row[2].disabled
+    with pytest.raises(PermissionError):
+        view.notes.edit(7)
+
+
+def test_annotate_without_a_drawn_shape_says_so(view):
+    assert not view.open_annotate()
+    assert "Click a point or draw" in view.message.object
+    assert view.annotate("nothing here") is None
 
 
 def test_a_user_geotiff_becomes_a_layer_source(view):
