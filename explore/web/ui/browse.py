@@ -6,6 +6,15 @@ The map is a Bokeh figure on the platform's own tiles (``/tiles/moon/{layer}/{tm
 the global view uses the square Moon web-mercator tile matrix set, the polar views the polar
 stereographic ones (IAU_2015:30135 / 30130 metres; the tile matrix sets add a 200 km false origin),
 so Bokeh's own tile arithmetic applies to all three.
+
+Web mercator cannot show the poles (it stops at 85 deg), and the Moon's poles are where much of the
+interest is: selecting a product whose footprint reaches poleward of ``POLAR_SWITCH_LAT`` switches
+the map to that pole's stereographic view, and one that a polar view cannot show switches back to
+the global view, so the selected footprint is always drawn.
+
+Panel runs widget callbacks without the Bokeh document lock, so every change to the map's Bokeh
+models (sources, selection, ranges) is made inside ``pn.io.unlocked()``, which sends it to the
+browser itself.
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from bokeh.events import SelectionGeometry
 from bokeh.models import (
     BoxSelectTool,
     ColumnDataSource,
+    CustomJSTicker,
     CustomJSTickFormatter,
     HoverTool,
     PolySelectTool,
@@ -47,6 +57,8 @@ __all__ = ["browse_page", "SpaceBrowser", "VIEWS", "project", "unproject"]
 MOON_R = 1_737_400.0
 MERCATOR_HALF = math.pi * MOON_R  # half the side of the square web-mercator world (metres)
 LAT_LIMIT = 85.0
+#: a selected product reaching poleward of this latitude is shown on its pole's stereographic map
+POLAR_SWITCH_LAT = 80.0
 #: the polar tile matrix sets: 565 km squares, 1 tile at zoom 0, origin 200 km off the pole
 POLAR_LEFT, POLAR_BOTTOM, POLAR_RES0 = 279_963.7814871418, 282_842.7124746194, 2209.708691207964
 POLAR_TOP = 282_842.7124746194
@@ -103,6 +115,53 @@ def _polygons(geom: Any) -> list[Any]:
     if geom.geom_type == "Polygon":
         return [geom]
     return [g for g in getattr(geom, "geoms", []) if g.geom_type == "Polygon"]
+
+
+#: JavaScript: the decimals that show a tick step exactly (0.25 -> 2, 5 -> 0)
+_JS_DECIMALS = """
+    const decimals = (step) => { let d = 0;
+        while (d < 6 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-6 * 10 ** d) d++;
+        return d; };"""
+
+
+def _degree_ticks(latitude: bool) -> tuple[CustomJSTicker, CustomJSTickFormatter]:
+    """Ticker and formatter of a web-mercator axis at round degrees of longitude or latitude (the
+    mercator metres themselves fall at odd angles) with as many decimals as the zoom needs."""
+    if latitude:
+        to_deg = f"(m) => (2 * Math.atan(Math.exp(m / {MOON_R})) - Math.PI / 2) * 180 / Math.PI"
+        to_m = f"(d) => {MOON_R} * Math.log(Math.tan(Math.PI / 4 + d * Math.PI / 360))"
+        limit = 89.0
+    else:
+        to_deg = f"(m) => m / {MOON_R} * 180 / Math.PI"
+        to_m = f"(d) => {MOON_R} * d * Math.PI / 180"
+        limit = 360.0
+    ticker = CustomJSTicker(major_code=f"""
+        const toDeg = {to_deg}, toM = {to_m};
+        const lo = Math.max(-{limit}, toDeg(Math.min(cb_data.start, cb_data.end)));
+        const hi = Math.min({limit}, toDeg(Math.max(cb_data.start, cb_data.end)));
+        const steps = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15,
+                       30, 45, 60, 90];
+        const step = steps.find((s) => (hi - lo) / s <= 8) || 90;
+        const ticks = [];
+        for (let k = Math.ceil(lo / step); k * step <= hi; k++) ticks.push(toM(k * step));
+        return ticks;""")
+    formatter = CustomJSTickFormatter(code=f"""{_JS_DECIMALS}
+        const toDeg = {to_deg};
+        const step = ticks.length > 1 ? Math.abs(toDeg(ticks[1]) - toDeg(ticks[0])) : 1;
+        return toDeg(tick).toFixed(decimals(step)) + '°';""")
+    return ticker, formatter
+
+
+def _footprint_lats(record: dict[str, Any]) -> tuple[float, float] | None:
+    """(southernmost, northernmost) latitude of a product's footprint, or None if unknown."""
+    if record.get("bbox"):
+        return float(record["bbox"][1]), float(record["bbox"][3])
+    if record.get("footprint_wkt"):
+        _, s, _, n = shapely.from_wkt(record["footprint_wkt"]).bounds
+        return float(s), float(n)
+    if record.get("centre_lat") is not None:
+        return float(record["centre_lat"]), float(record["centre_lat"])
+    return None
 
 
 def footprint_xy(record: dict[str, Any], view: str) -> tuple[list, list]:
@@ -445,7 +504,8 @@ class SpaceBrowser(param.Parameterized):
             x, y = project(self.view, lon, lat)
             xs.append(x.tolist())
             ys.append(y.tolist())
-        self.region_source.data = {"xs": xs, "ys": ys}
+        with pn.io.unlocked():
+            self.region_source.data = {"xs": xs, "ys": ys}
 
     # ---- map --------------------------------------------------------------------------------
     def _build_map(self) -> None:
@@ -461,8 +521,8 @@ class SpaceBrowser(param.Parameterized):
         region_r = fig.patches("xs", "ys", source=self.region_source, fill_color="#ff7043", fill_alpha=0.12,
                                line_color="#ff7043", line_width=2, line_dash="dashed")
         self.footprints = ColumnDataSource({"xs": [], "ys": [], "id": [], "product_id": [], "instrument": []})
-        fr = fig.multi_polygons("xs", "ys", source=self.footprints, fill_color="#4fc3f7", fill_alpha=0.15,
-                                line_color="#4fc3f7", line_width=1,
+        fr = fig.multi_polygons("xs", "ys", source=self.footprints, fill_color="#4fc3f7", fill_alpha=0.3,
+                                line_color="#4fc3f7", line_width=1.5,
                                 selection_fill_color="#ffeb3b", selection_fill_alpha=0.45,
                                 selection_line_color="#ffeb3b", selection_line_width=3,
                                 nonselection_fill_alpha=0.08, nonselection_line_alpha=0.5)
@@ -470,17 +530,20 @@ class SpaceBrowser(param.Parameterized):
         box = BoxSelectTool(renderers=[region_r], description="Draw a search box")
         poly = PolySelectTool(renderers=[region_r], description="Draw a search polygon (double-click to close)")
         wheel = WheelZoomTool()
-        fig.add_tools(wheel, box, poly, TapTool(renderers=[fr]),
+        tap = TapTool(renderers=[fr], description="Select a product by its footprint")
+        fig.add_tools(wheel, box, poly, tap,
                       HoverTool(renderers=[fr], tooltips=[("product", "@product_id"), ("instrument", "@instrument")]))
         fig.toolbar.active_scroll = wheel
         fig.toolbar.active_drag = box
+        fig.toolbar.active_tap = tap  # a click picks a footprint; the polygon tool is one click away
         if view == "global":
-            fig.xaxis.formatter = CustomJSTickFormatter(code=f"return (tick / {MOON_R} * 180 / Math.PI).toFixed(0) + '°'")
-            fig.yaxis.formatter = CustomJSTickFormatter(
-                code=f"return ((2 * Math.atan(Math.exp(tick / {MOON_R})) - Math.PI / 2) * 180 / Math.PI).toFixed(0) + '°'")
+            for axis, latitude in ((fig.xaxis, False), (fig.yaxis, True)):
+                axis.ticker, axis.formatter = _degree_ticks(latitude)
         else:
-            fig.xaxis.formatter = CustomJSTickFormatter(code="return (tick / 1000).toFixed(0) + ' km'")
-            fig.yaxis.formatter = CustomJSTickFormatter(code="return (tick / 1000).toFixed(0) + ' km'")
+            for axis in (fig.xaxis, fig.yaxis):
+                axis.formatter = CustomJSTickFormatter(code=_JS_DECIMALS + """
+                    const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) / 1000 : 1;
+                    return (tick / 1000).toFixed(decimals(step)) + ' km';""")
         fig.grid.visible = False
         fig.on_event(SelectionGeometry, lambda event: self.on_geometry(dict(event.geometry))
                      if event.final else None)
@@ -493,6 +556,12 @@ class SpaceBrowser(param.Parameterized):
     @param.depends("view", "base_layer", watch=True)
     def _rebuild(self) -> None:
         self._build_map()
+        if self.view_select.value != self.view:  # the view changed by a selection, not the buttons
+            self.view_select.value = self.view
+        if self.highlighted is not None:  # keep the selected product highlighted in the new view
+            row = next((i for i, r in enumerate(self.results) if r.get("id") == self.highlighted), None)
+            if row is not None:
+                self._highlight(row, zoom=True)
 
     def _draw_footprints(self) -> None:
         data: dict[str, list] = {"xs": [], "ys": [], "id": [], "product_id": [], "instrument": []}
@@ -509,8 +578,9 @@ class SpaceBrowser(param.Parameterized):
             self._map_rows.append(i)
         self._syncing = True
         try:
-            self.footprints.selected.indices = []
-            self.footprints.data = data
+            with pn.io.unlocked():
+                self.footprints.selected.indices = []
+                self.footprints.data = data
         finally:
             self._syncing = False
 
@@ -539,31 +609,69 @@ class SpaceBrowser(param.Parameterized):
         self._draw_footprints()
 
     # ---- linking: table <-> map -------------------------------------------------------------
-    def select_row(self, row: int | None) -> None:
-        """Select a result (table row index): highlight its footprint, zoom to it, show its details."""
+    def view_for(self, rec: dict[str, Any]) -> str:
+        """The map view that shows a product's footprint best: its pole's stereographic view when
+        the footprint reaches poleward of ``POLAR_SWITCH_LAT`` (web mercator stops at 85 deg), the
+        global view when the current polar view cannot show it, else the current view."""
+        pole = rec.get("pole")
+        if rec.get("footprint_polar_wkt") and pole in ("S", "N"):
+            lats = _footprint_lats(rec)
+            if lats is not None and max(abs(lats[0]), abs(lats[1])) >= POLAR_SWITCH_LAT:
+                return "south_polar" if pole == "S" else "north_polar"
+        if self.view != "global" and not footprint_xy(rec, self.view)[0] and rec.get("footprint_wkt"):
+            return "global"
+        return self.view
+
+    def select_row(self, row: int | None, *, zoom: bool = True) -> None:
+        """Select a result (table row index): highlight its footprint, zoom the map to it (in the
+        view that shows it, see :meth:`view_for`) and show its details; None clears the selection."""
         if row is None or not (0 <= row < len(self.results)):
             self.highlighted = None
             self.add_button.disabled = True
+            self.details.object = "Select a product to see its details."
+            self._syncing = True
+            try:
+                with pn.io.unlocked():
+                    self.footprints.selected.indices = []
+            finally:
+                self._syncing = False
             return
         rec = self.results[row]
         self.highlighted = rec.get("id")
+        view = self.view_for(rec)
+        if view != self.view:
+            self.view = view  # rebuilds the map, which highlights and zooms to the product
+        else:
+            self._highlight(row, zoom=zoom)
         self._syncing = True
         try:
             if self.table.selection != [row]:
                 self.table.selection = [row]
-            idx = [k for k, r in enumerate(self._map_rows) if r == row]
-            self.footprints.selected.indices = idx
         finally:
             self._syncing = False
-        if idx:
-            xs = [v for poly in self.footprints.data["xs"][idx[0]] for ring in poly for v in ring]
-            ys = [v for poly in self.footprints.data["ys"][idx[0]] for ring in poly for v in ring]
-            pad = max(max(xs) - min(xs), max(ys) - min(ys)) * 0.6 + 20_000.0
-            cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
-            self.figure.x_range.start, self.figure.x_range.end = cx - pad * 1.6, cx + pad * 1.6
-            self.figure.y_range.start, self.figure.y_range.end = cy - pad, cy + pad
-        self.details.object = self._describe(rec, shown=bool(idx))
+        shown = any(r == row for r in self._map_rows)
+        self.details.object = self._describe(rec, shown=shown)
         self.add_button.disabled = False
+
+    def _highlight(self, row: int, *, zoom: bool) -> None:
+        idx = [k for k, r in enumerate(self._map_rows) if r == row]
+        self._syncing = True
+        try:
+            with pn.io.unlocked():
+                self.footprints.selected.indices = idx
+                if idx and zoom:
+                    self.zoom_to(idx[0])
+        finally:
+            self._syncing = False
+
+    def zoom_to(self, k: int) -> None:
+        """Set the map's ranges around the k-th footprint on the map, with a margin."""
+        xs = [v for poly in self.footprints.data["xs"][k] for ring in poly for v in ring]
+        ys = [v for poly in self.footprints.data["ys"][k] for ring in poly for v in ring]
+        pad = max(max(xs) - min(xs), max(ys) - min(ys)) * 0.6 + 20_000.0
+        cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+        self.figure.x_range.update(start=cx - pad * 1.6, end=cx + pad * 1.6)
+        self.figure.y_range.update(start=cy - pad, end=cy + pad)
 
     def _describe(self, rec: dict[str, Any], shown: bool) -> str:
         def num(v: Any, unit: str = "°") -> str:
@@ -591,8 +699,8 @@ class SpaceBrowser(param.Parameterized):
     def _on_map_selection(self, _attr: str, _old: list[int], new: list[int]) -> None:
         if self._syncing:
             return
-        if new:
-            self.select_row(self._map_rows[new[0]])
+        if new:  # the footprint clicked is in view already: select its row without moving the map
+            self.select_row(self._map_rows[new[0]], zoom=False)
 
     # ---- add to the workspace ---------------------------------------------------------------
     def _on_add(self, _event: Any = None) -> Any:
