@@ -186,18 +186,17 @@ def test_storage_full_is_507(client, auth, platform, monkeypatch):
 
     from explore.platform import storage
 
-    def full(self, data):
+    client.put("/api/v1/files/alice/a.txt", content=b"version 1", headers=auth["alice"])
+
+    def full(fd, chunks):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    original = storage.AtomicWriter.write
-
-    def write(self, data):
-        self._fh.write = lambda d: full(self, d)
-        return original(self, data)
-
-    monkeypatch.setattr(storage.AtomicWriter, "write", write)
-    r = client.put("/api/v1/files/alice/a.txt", content=b"abc", headers=auth["alice"])
+    monkeypatch.setattr(storage, "_write_all", full)
+    r = client.put("/api/v1/files/alice/a.txt", content=b"version 2", headers=auth["alice"])
     assert r.status_code == 507 and "full" in r.json()["message"]
+    monkeypatch.undo()
+    assert client.get("/api/v1/files/alice/a.txt", headers=auth["alice"]).content == b"version 1"
+    assert not any(platform.storage.local_path("alice/.explore-tmp").iterdir())
 
 
 def test_admin_sees_everything(client, auth):

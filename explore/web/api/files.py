@@ -3,35 +3,39 @@ permissions. Paths start with the owner's user name: ``/api/v1/files/alice/resul
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import re
+from collections.abc import AsyncIterator, Iterator
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from explore.platform.accounts import Principal
 from explore.platform.core import Platform
-from explore.platform.errors import BadRequest
+from explore.platform.errors import BadRequest, Conflict
+from explore.platform.storage import AtomicWriter
+from explore.platform.workspace import Checked
 from explore.web.api.schemas import FileEntry, Listing, MoveIn, PermissionsIn
 from explore.web.deps import current_user, get_platform, optional_user
 
 router = APIRouter(tags=["files"])
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-BATCH = 1 << 20
+BATCH = 4 << 20  # bytes of an upload handed to one disk write
+DOWNLOAD_CHUNK = 1 << 20  # bytes of a download read at a time
+SMALL = 256 << 10  # a download up to this size is read at once and sent in one piece
 
 
-def _listing(platform: Platform, user: Principal | None, path: str) -> Listing:
-    entries = platform.workspace.listdir(user, path)
-    rights = sorted(platform.workspace.rights(user, path.strip("/"))) if path.strip("/") else ["read"]
-    return Listing(path=path.strip("/"), entries=[FileEntry(**e.__dict__) for e in entries], rights=rights)
+def _listing(platform: Platform, folder: Checked) -> Listing:
+    entries = platform.workspace.entries(folder)
+    return Listing(path=folder.path, entries=[FileEntry(**e.__dict__) for e in entries], rights=sorted(folder.rights))
 
 
 @router.get("/files", response_model=Listing, summary="List my home folder(s)")
 def list_root(user: Principal = Depends(current_user), platform: Platform = Depends(get_platform)) -> Listing:
-    return _listing(platform, user, "")
+    return _listing(platform, platform.workspace.check(user, ""))
 
 
 @router.get("/files/{path:path}", summary="A file's bytes (HTTP Range supported), or a folder's JSON listing",
@@ -39,12 +43,13 @@ def list_root(user: Principal = Depends(current_user), platform: Platform = Depe
 def get_file(path: str, request: Request, meta: bool = False, download: bool = False,
              user: Principal | None = Depends(optional_user), platform: Platform = Depends(get_platform)):
     ws = platform.workspace
-    info = ws.stat(user, path)
+    checked = ws.check(user, path)  # the one permission check of this request
+    info = checked.info
     if info.is_dir:
-        return _listing(platform, user, path)
+        # serialised here, in the worker thread, rather than by FastAPI's generic encoder
+        return Response(_listing(platform, checked).model_dump_json(), media_type="application/json")
     if meta:
-        return {**FileEntry(**info.__dict__).model_dump(), "is_dir": False,
-                "rights": sorted(ws.rights(user, info.path))}
+        return {**FileEntry(**info.__dict__).model_dump(), "is_dir": False, "rights": sorted(checked.rights)}
     size = info.size
     media = mimetypes.guess_type(info.name)[0] or "application/octet-stream"
     disposition = "attachment" if download else "inline"
@@ -68,9 +73,37 @@ def get_file(path: str, request: Request, meta: bool = False, download: bool = F
             return _unsatisfiable(header, size)
         status = 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    headers["Content-Length"] = str(end - start + 1 if size else 0)
-    body = ws.iter_bytes(user, info.path, start, end) if size else iter([b""])
+    length = end - start + 1 if size else 0
+    if length <= SMALL:
+        # read here (this handler already runs in a worker thread) and sent in one piece
+        data = b"".join(ws.read_range(checked, start, end)) if length else b""
+        if len(data) != length:
+            raise Conflict(f"{info.path} changed while it was being read; try again")
+        return Response(data, status_code=status, media_type=media, headers=headers)
+    headers["Content-Length"] = str(length)
+    body = _read_ahead(ws.read_range(checked, start, end, chunk=DOWNLOAD_CHUNK))
     return StreamingResponse(body, status_code=status, media_type=media, headers=headers)
+
+
+async def _read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks of a blocking iterator (a file being read), each read in a worker thread while the one
+    before is being sent."""
+    reading = asyncio.ensure_future(run_in_threadpool(next, chunks, None))
+    try:
+        while (data := await reading) is not None:
+            reading = asyncio.ensure_future(run_in_threadpool(next, chunks, None))
+            yield data
+    finally:
+        # a generator cannot be closed while a thread runs it: close the file once the read is over
+        def close(future: asyncio.Future) -> None:
+            if not future.cancelled():
+                future.exception()  # retrieved: a read error after the client left is of no interest
+            chunks.close()
+
+        if reading.done():
+            close(reading)
+        else:
+            reading.add_done_callback(close)
 
 
 def _unsatisfiable(header: str, size: int) -> Response:
@@ -93,32 +126,57 @@ async def put_file(path: str, request: Request, user: Principal = Depends(curren
                    platform: Platform = Depends(get_platform)) -> FileEntry:
     length = request.headers.get("content-length")
     expected = int(length) if length and length.isdigit() else None
+    # the quota and the upload limit are checked here against Content-Length, and then against the
+    # running total of each batch by the writer
     writer = await run_in_threadpool(platform.workspace.writer, user, path, expected_size=expected)
     try:
-        # the disk writes, hashing and fsync run in the thread pool, in batches, so that an upload
-        # never stalls the other requests
-        batch: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            if chunk:
-                batch.append(chunk)
-                size += len(chunk)
-                if size >= BATCH:
-                    await run_in_threadpool(writer.write, b"".join(batch))
-                    batch, size = [], 0
-        if batch:
-            await run_in_threadpool(writer.write, b"".join(batch))
+        await _receive_into(request.receive, writer)
         if expected is not None and writer.size != expected:
             raise BadRequest(f"the upload was cut short: {writer.size:,} of {expected:,} bytes arrived; nothing was changed")
         await run_in_threadpool(writer.commit)
-    except ClientDisconnect:
-        writer.abort()
-        raise BadRequest("the client went away during the upload; nothing was changed") from None
     except BaseException:
         writer.abort()
         raise
     info = await run_in_threadpool(platform.workspace.stat, user, path)
     return FileEntry(**info.__dict__)
+
+
+async def _receive_into(receive, writer: AtomicWriter) -> None:
+    """Copy the request body into ``writer``, reading the ASGI messages directly.
+
+    The disk writes run in the thread pool, a batch of chunks at a time (one ``writev`` per batch),
+    so that an upload never stalls the other requests; while one batch is written the next one is
+    received, and at most two batches are held in memory.
+    """
+    writing: asyncio.Future | None = None
+    batch: list[bytes] = []
+    batched = 0
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise BadRequest("the client went away during the upload; nothing was changed")
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if body:
+                batch.append(body)
+                batched += len(body)
+            if batched >= BATCH or (batch and not more):
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(run_in_threadpool(writer.write_many, batch))
+                batch, batched = [], 0
+            if not more:
+                break
+        if writing is not None:
+            await writing
+            writing = None
+    finally:
+        if writing is not None and not writing.done():
+            # a thread cannot be interrupted: let the write finish before the caller abandons the file
+            await asyncio.wait([writing])
+        if writing is not None and writing.done() and not writing.cancelled():
+            writing.exception()  # retrieved: the first error is the one that propagates
 
 
 @router.post("/folders/{path:path}", status_code=201, response_model=FileEntry, summary="Create a folder")

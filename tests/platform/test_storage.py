@@ -1,0 +1,91 @@
+"""The atomic writer of the local storage: batches of chunks in one system call, short writes resumed,
+nothing in place until the commit."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+
+from explore.platform import storage as storage_module
+from explore.platform.errors import Conflict, TooLarge
+from explore.platform.storage import Storage
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Storage(str(tmp_path / "root"))
+    s.makedirs("alice")
+    return s
+
+
+def read(store: Storage, path: str) -> bytes:
+    return b"".join(store.iter_bytes(path))
+
+
+def test_batches_of_chunks_land_in_order(store):
+    rng = random.Random(5)
+    chunks = [rng.randbytes(rng.randrange(0, 70_000)) for _ in range(300)]
+    with store.writer("alice/a.bin") as w:
+        for i in range(0, len(chunks), 37):
+            w.write_many(chunks[i:i + 37])
+        w.write(b"tail")
+    assert read(store, "alice/a.bin") == b"".join(chunks) + b"tail"
+    assert w.size == sum(map(len, chunks)) + 4
+
+
+def test_more_chunks_than_one_system_call_takes(store):
+    chunks = [bytes([i % 251]) * 3 for i in range(5000)]  # IOV_MAX is 1024 on Linux
+    with store.writer("alice/many.bin") as w:
+        w.write_many(chunks)
+    assert read(store, "alice/many.bin") == b"".join(chunks)
+
+
+def test_short_writes_are_resumed_where_they_stopped(store, monkeypatch):
+    real_writev = os.writev
+    calls = []
+
+    def short_writev(fd, buffers):
+        # a kernel may accept fewer bytes than asked: here at most 1000 per call, cut inside a buffer
+        calls.append(len(buffers))
+        taken, budget = [], 1000
+        for b in buffers:
+            b = memoryview(b)[:budget]
+            taken.append(b)
+            budget -= len(b)
+            if not budget:
+                break
+        return real_writev(fd, taken)
+
+    monkeypatch.setattr(os, "writev", short_writev)
+    data = random.Random(9).randbytes(25_000)
+    with store.writer("alice/short.bin") as w:
+        w.write_many([data[:7], data[7:12_345], data[12_345:]])
+    monkeypatch.undo()
+    assert read(store, "alice/short.bin") == data
+    assert len(calls) == 25
+
+
+def test_a_writer_refuses_bytes_once_finished(store):
+    w = store.writer("alice/a.bin")
+    w.write(b"one")
+    w.commit()
+    with pytest.raises(Conflict):
+        w.write(b"two")
+    w = store.writer("alice/b.bin")
+    w.abort()
+    with pytest.raises(Conflict):
+        w.write_many([b"x"])
+    assert read(store, "alice/a.bin") == b"one" and not store.exists("alice/b.bin")
+
+
+def test_a_batch_over_the_limit_writes_none_of_its_bytes(store):
+    with store.writer("alice/a.bin") as w:
+        w.write(b"old")
+    w = store.writer("alice/a.bin", limit=10)
+    w.write_many([b"12345", b"678"])
+    with pytest.raises(TooLarge):
+        w.write_many([b"9", b"10"])
+    assert read(store, "alice/a.bin") == b"old"
+    assert os.listdir(store.local_path(f"alice/{storage_module.TMP_DIR}")) == []
