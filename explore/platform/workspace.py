@@ -38,6 +38,21 @@ class Grant:
         return {"path": self.path, "kind": self.kind, "principal": self.principal, "access": self.access}
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A file or folder that one user may read, with everything they may do with it: the result of one
+    permission check (:meth:`Workspace.check`). The methods that take one do not check again, so that a
+    request looks up the grants once."""
+
+    user: Principal | None
+    info: WorkspaceFile
+    rights: frozenset[Action]
+
+    @property
+    def path(self) -> str:
+        return self.info.path
+
+
 class Workspace:
     """Files of every user, seen through their rights."""
 
@@ -112,6 +127,16 @@ class Workspace:
         return max(0, self.quota(name) - self.usage(name))
 
     # ---- reading ------------------------------------------------------------------------------
+    def check(self, user: Principal | None, path: str) -> Checked:
+        """``path`` (a file, a folder or the root) with ``user``'s rights on it, from one look-up of the
+        grants. Raises :class:`NotFound` where the user may not read it, or it does not exist."""
+        path = normalise(path, allow_root=True)
+        rights = self.rights(user, path)
+        if "read" not in rights:
+            raise NotFound(f"no such file or folder: {path}")
+        info = self.storage.info(path) if path else WorkspaceFile("", "", True, 0, 0.0)
+        return Checked(user, info, frozenset(rights))
+
     def stat(self, user: Principal | None, path: str) -> WorkspaceFile:
         path = self.authorize(user, path, "read")
         if not path:
@@ -121,17 +146,34 @@ class Workspace:
     def listdir(self, user: Principal | None, path: str = "") -> list[WorkspaceFile]:
         """A folder's entries; the root lists the homes the user can read (their own; all for admins)."""
         path = self.authorize(user, path, "read")
+        if path and not self.storage.isdir(path):
+            if self.storage.exists(path):
+                raise BadRequest(f"{path} is a file, not a folder")
+            raise NotFound(f"no such folder: {path}")
+        return self._entries(user, path)
+
+    def entries(self, folder: Checked) -> list[WorkspaceFile]:
+        """The entries of a folder that passed :meth:`check`."""
+        if not folder.info.is_dir:
+            raise BadRequest(f"{folder.path} is a file, not a folder")
+        return self._entries(folder.user, folder.path)
+
+    def _entries(self, user: Principal | None, path: str) -> list[WorkspaceFile]:
         if not path:
             assert user is not None
             if user.is_admin:
                 return self.storage.listdir("")
             self.ensure_home(user.name)
             return [self.storage.info(user.name)]
-        if not self.storage.isdir(path):
-            if self.storage.exists(path):
-                raise BadRequest(f"{path} is a file, not a folder")
-            raise NotFound(f"no such folder: {path}")
         return self.storage.listdir(path)
+
+    def read_range(self, file: Checked, start: int = 0, end: int | None = None, chunk: int | None = None) -> Iterator[bytes]:
+        """The bytes ``start..end`` (inclusive, as in HTTP ranges) of a file that passed :meth:`check`."""
+        if file.info.is_dir:
+            raise BadRequest(f"{file.path} is a folder, not a file")
+        if chunk is None:
+            return self.storage.iter_bytes(file.path, start, end)
+        return self.storage.iter_bytes(file.path, start, end, chunk)
 
     def open_read(self, user: Principal | None, path: str) -> IO[bytes]:
         path = self.authorize(user, path, "read")

@@ -219,3 +219,33 @@ def test_memory_filesystem_behaves_like_a_folder():
     assert s.listdir("alice") == []
     with pytest.raises(NotFound):
         s.info("alice/moved/a.bin")
+
+
+def test_one_check_then_listing_and_reading_look_up_no_more_grants(platform, people, shared_tree):
+    from sqlalchemy import event
+
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(platform.db.engine, "before_cursor_execute", count)
+    try:
+        folder = shared_tree.check(people["bob"], "alice/data")
+        names = [e.name for e in shared_tree.entries(folder)]
+        file = shared_tree.check(people["carol"], "alice/data/table.csv")
+        data = b"".join(shared_tree.read_range(file, 2, 5))
+    finally:
+        event.remove(platform.db.engine, "before_cursor_execute", count)
+    assert names == ["table.csv"] and folder.rights == {"read"}
+    assert data == b"b\n1," and file.rights == {"read", "write", "delete"}
+    assert sum("file_permissions" in s for s in statements) == 2  # one per check, none after
+    for stranger in (platform.create_user("eve", "eve-password"), None):  # another user, anonymous
+        with pytest.raises(NotFound):
+            shared_tree.check(stranger, "alice/data/table.csv")
+    with pytest.raises(NotFound):
+        shared_tree.check(people["bob"], "alice/private")
+    with pytest.raises(BadRequest):
+        shared_tree.entries(file)
+    with pytest.raises(BadRequest):
+        list(shared_tree.read_range(folder))
