@@ -17,6 +17,7 @@ import json
 import pathlib
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 import astropy.units as u
@@ -28,7 +29,8 @@ import panel_material_ui as pmui
 import param
 from astropy.table import Table
 
-from explore.sdk import Access, Session, WorkspaceFile
+from explore.sdk import Session, WorkspaceFile
+from explore.viz.annotate import AnnotatedView, AnnotationLayer, annotation_elements
 
 from .clouds import CloudFinder
 from .cube import DustCube, galactic_to_xyz
@@ -49,7 +51,8 @@ PLANES = {
     "Vertical plane through the Sun at longitude l": "vertical",
     "Any origin and normal": "any",
 }
-VIEWS = ["profile", "slice", "skymap", "volume", "clouds"]
+#: the view the sky map's annotations are stored under (its regions are directions: the same at any distance)
+SKY_VIEW = "sky map"
 TAB_TITLES = ["Profile", "Slice", "Sky map", "Volume", "Clouds"]
 NONE = "(none)"
 #: at most this many voxels per axis go to the browser's volume renderer
@@ -153,6 +156,10 @@ class GTomoView(pn.viewable.Viewer):
     def __init__(self, session: Session, cube: str | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.session = session
+        #: the annotations of G-Tomo: the Annotate button of each plot, the regions drawn on it, the list
+        self.notes = AnnotationLayer(session)
+        #: the plots with an Annotate button ("density", "A0", "slice", "sky"), made with the layout
+        self.annotated: dict[str, AnnotatedView] = {}
         self._finder: CloudFinder | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="gtomo-view-")
         if not self.export_folder:
@@ -390,61 +397,108 @@ class GTomoView(pn.viewable.Viewer):
         except ValueError as exc:
             self._say(str(exc), "error")
 
-    def profile_plot(self) -> hv.Layout:
-        """Differential and cumulative A0 along the current sightline, error bands, target distances."""
+    def _profile_marks(self) -> dict[str, pd.DataFrame]:
+        """The targets along the current sightline (within half a degree): their distances and A0, split
+        into the current target and the others (drawn in two colours)."""
+        empty = pd.DataFrame({"distance": [], "A0": [], "label": []})
+        marks = {"current": empty, "others": empty}
         p: Profile | None = self.profile
-        if p is None:
-            empty = hv.Curve([], "distance (pc)", "A0 (mag)").opts(title="no valid target", responsive=True,
-                                                                   height=260)
-            return hv.Layout([empty]).cols(1)
-        d = p.distance.to_value(u.pc)
-        rho = p.density.to_value(u.mag / u.pc)
-        cum = p.cumulative.to_value(u.mag)
-        dims = dict(kdims=[hv.Dimension("distance", label="distance", unit="pc")])
-        dens = hv.Curve((d, rho), vdims=[hv.Dimension("density", label="A0 density", unit="mag/pc")], **dims)
-        cumc = hv.Curve((d, cum), vdims=[hv.Dimension("A0", label="A0", unit="mag")], **dims)
-        top: Any = dens.opts(color="#8d4b2a", line_width=2, line_join="round")
-        bottom: Any = cumc.opts(color="#1d1f27", line_width=2, line_join="round")
-        if p.density_err is not None:
-            err = p.density_err.to_value(u.mag / u.pc)
-            top = hv.Area((d, rho - err, rho + err), vdims=["density", "density_hi"], **dims).opts(
-                color="#8d4b2a", alpha=0.25, line_alpha=0) * top
-        if p.cumulative_err is not None:
-            err = p.cumulative_err.to_value(u.mag)
-            bottom = hv.Area((d, cum - err, cum + err), vdims=["A0", "A0_hi"], **dims).opts(
-                color="#3f51b5", alpha=0.25, line_alpha=0) * bottom
-        # targets along this sightline (within half a degree)
         res = self.results
-        l0, b0 = float(p.l.to_value(u.deg)), float(p.b.to_value(u.deg))
-        ux0 = np.array(galactic_to_xyz(l0, b0, 1.0))
+        if p is None or res is None or not len(res):
+            return marks
+        ux0 = np.array(galactic_to_xyz(float(p.l.to_value(u.deg)), float(p.b.to_value(u.deg)), 1.0))
         uxs = np.array(galactic_to_xyz(res["l"].to_numpy(float), res["b"].to_numpy(float), 1.0))
         with np.errstate(invalid="ignore"):
             along = np.flatnonzero(np.nan_to_num(ux0 @ uxs) > np.cos(np.radians(0.5)))[:50]
-        for i in along:
-            row = res.iloc[i]
-            if not np.isfinite(row["distance"]) or row["distance"] <= 0:
-                continue
-            colour = "#ff1744" if i == self.current else "#7b1fa2"
-            top = top * hv.VLine(float(row["distance"])).opts(color=colour, line_dash="dashed", line_width=1.5)
-            bottom = bottom * hv.VLine(float(row["distance"])).opts(color=colour, line_dash="dashed", line_width=1.5)
-            if np.isfinite(row["a0"]):
-                bottom = bottom * hv.Points([(float(row["distance"]), float(row["a0"]))],
-                                            kdims=[dims["kdims"][0], "A0"]).opts(color=colour, size=9, marker="diamond")
-                bottom = bottom * hv.Text(float(row["distance"]), float(row["a0"]),
-                                          f" {row['name']}: A0 = {row['a0']:.3f}").opts(
-                    text_align="right", text_baseline="bottom", text_font_size="10pt", text_color=colour)
-        edge = float(p.edge.to_value(u.pc))
-        if edge < d[-1]:
-            for part in ("top", "bottom"):
-                line = hv.VLine(edge).opts(color="#b00020", line_width=1)
-                if part == "top":
-                    top = top * line
-                else:
-                    bottom = bottom * line
-        title = f"Sightline l = {l0:.2f}°, b = {b0:.2f}°"
-        top = top.opts(title=title, responsive=True, height=250, show_grid=True, tools=["hover"])
-        bottom = bottom.opts(responsive=True, height=270, show_grid=True, title="")
-        return (top + bottom).cols(1).opts(shared_axes=True)
+        dist = res["distance"].to_numpy(float)[along]
+        keep = np.isfinite(dist) & (dist > 0)
+        along, dist = along[keep], dist[keep]
+        a0 = res["a0"].to_numpy(float)[along]
+        labels = [f" {n}: A0 = {v:.3f}" if np.isfinite(v) else f" {n}" for n, v in
+                  zip(res["name"].astype(str).to_numpy()[along], a0, strict=True)]
+        frame = pd.DataFrame({"distance": dist, "A0": a0, "label": labels})
+        is_current = along == self.current
+        return {"current": frame[is_current], "others": frame[~is_current]}
+
+    def profile_density_plot(self) -> hv.Overlay:
+        """The differential A0 (mag/pc) along the current sightline, its error band, the distances of the
+        targets on it and the cube's edge: always the same five layers, as a DynamicMap needs."""
+        return self._profile_layers("density")
+
+    def profile_cumulative_plot(self) -> hv.Overlay:
+        """The cumulative A0 (mag) along the current sightline, its error band, the targets on it (with
+        their integrated A0) and the cube's edge: always the same nine layers."""
+        return self._profile_layers("A0")
+
+    def _profile_layers(self, kind: str) -> hv.Overlay:
+        p: Profile | None = self.profile
+        dist_dim = hv.Dimension("distance", label="distance", unit="pc")
+        if kind == "density":
+            vdim = hv.Dimension("density", label="A0 density", unit="mag/pc")
+            colour, band_colour = "#8d4b2a", "#8d4b2a"
+        else:
+            vdim = hv.Dimension("A0", label="A0", unit="mag")
+            colour, band_colour = "#1d1f27", "#3f51b5"
+        d = value = lo = hi = np.empty(0)
+        edges: list[float] = []
+        if p is not None:
+            d = p.distance.to_value(u.pc)
+            if kind == "density":
+                value = p.density.to_value(u.mag / u.pc)
+                err = None if p.density_err is None else p.density_err.to_value(u.mag / u.pc)
+            else:
+                value = p.cumulative.to_value(u.mag)
+                err = None if p.cumulative_err is None else p.cumulative_err.to_value(u.mag)
+            if err is not None:
+                lo, hi = value - err, value + err
+            edge = float(p.edge.to_value(u.pc))
+            if edge < d[-1]:
+                edges = [edge]
+        marks = self._profile_marks()
+        band = hv.Area((d[: lo.size], lo, hi), kdims=[dist_dim], vdims=[vdim, f"{vdim.name}_hi"]).opts(
+            color=band_colour, alpha=0.25, line_alpha=0)
+        curve = hv.Curve((d, value), kdims=[dist_dim], vdims=[vdim]).opts(color=colour, line_width=2,
+                                                                         line_join="round", tools=["hover"])
+        line = dict(line_dash="dashed", line_width=1.5)
+        layers: list[Any] = [
+            band, curve,
+            hv.VLines(marks["others"]["distance"].to_numpy(), kdims=[dist_dim]).opts(color="#7b1fa2", **line),
+            hv.VLines(marks["current"]["distance"].to_numpy(), kdims=[dist_dim]).opts(color="#ff1744", **line),
+            hv.VLines(np.array(edges), kdims=[dist_dim]).opts(color="#b00020", line_width=1),
+        ]
+        if kind == "A0":
+            for which, c in (("others", "#7b1fa2"), ("current", "#ff1744")):
+                frame = marks[which]
+                layers.append(hv.Points(frame, kdims=["distance", "A0"], vdims=["label"]).opts(
+                    color=c, size=9, marker="diamond"))
+            labelled = pd.concat([marks["others"], marks["current"]]).dropna(subset=["A0"])
+            far = labelled["distance"] > 0.6 * (d[-1] if d.size else 0.0)  # labels that stay inside the frame
+            for part, align in ((labelled[~far], "left"), (labelled[far], "right")):
+                layers.append(hv.Labels(part, kdims=["distance", "A0"], vdims=["label"]).opts(
+                    text_align=align, text_baseline="bottom", text_font_size="10pt", text_color="#4a148c"))
+        if p is None:
+            title = "no valid target" if kind == "density" else ""
+        else:
+            l0, b0 = float(p.l.to_value(u.deg)), float(p.b.to_value(u.deg))
+            title = f"Sightline l = {l0:.2f}°, b = {b0:.2f}°" if kind == "density" else ""
+        # on the elements, not the overlay: the annotation layer overlays the plot again, which drops
+        # the options of this overlay
+        frame = dict(title=title, responsive=True, height=250 if kind == "density" else 270, show_grid=True,
+                     framewise=True)
+        return hv.Overlay([band.opts(**frame), curve.opts(**frame), *layers[2:]])
+
+    def profile_plot(self) -> hv.Layout:
+        """Differential and cumulative A0 along the current sightline, error bands, target distances."""
+        return (self.profile_density_plot() + self.profile_cumulative_plot()).cols(1).opts(shared_axes=True)
+
+    def profile_view(self, kind: str = "A0") -> str:
+        """The name annotations of the profile plot (``kind`` "A0" or "density") are stored under: it names
+        the sightline, so that an annotation is drawn on the profile of that sightline only."""
+        p: Profile | None = self.profile
+        name = "A0 profile" if kind == "A0" else "density profile"
+        if p is None:
+            return name
+        return f"{name}, l = {float(p.l.to_value(u.deg)):.2f}°, b = {float(p.b.to_value(u.deg)):.2f}°"
 
     # ---- slice --------------------------------------------------------------------------------------
     @param.depends("dust", "plane", "slice_z", "slice_l", "origin", "normal", watch=True)
@@ -588,12 +642,14 @@ class GTomoView(pn.viewable.Viewer):
         except ValueError as exc:
             self._say(str(exc), "error")
 
-    def sky_image(self) -> hv.Overlay:
-        """The Mollweide image of the sky map (Galactic, l = 0 at the centre, increasing to the left)."""
+    def sky_image(self, width: int = 760) -> hv.Overlay:
+        """The Mollweide image of the sky map (Galactic, l = 0 at the centre, increasing to the left), in a
+        frame ``width`` pixels wide and half as high."""
         m: SkyMap | None = self.skymap
         bounds = (-2 * SQRT2, -SQRT2, 2 * SQRT2, SQRT2)
+        frame = dict(frame_width=width, frame_height=width // 2)
         if m is None:
-            return hv.Image(np.full((2, 2), np.nan), bounds=bounds)
+            return hv.Image(np.full((2, 2), np.nan), bounds=bounds).opts(**frame)
         image, inside = mollweide_image(m, width=720)
         finite = image[np.isfinite(image)]
         hi = float(np.percentile(finite, 99.5)) if finite.size else 1.0
@@ -602,9 +658,9 @@ class GTomoView(pn.viewable.Viewer):
         # grey: sightlines that leave the cube before the distance (flagged, not extrapolated)
         beyond = hv.Image(np.where(inside & ~np.isfinite(image), 1.0, np.nan), bounds=bounds, kdims=["mx", "my"],
                           vdims=["beyond_cube"]).opts(cmap=["#9e9e9e"], clipping_colors={"NaN": "#00000000"},
-                                                      colorbar=False, tools=[])
+                                                      colorbar=False, tools=[], **frame)
         return beyond * img.opts(cmap="inferno", colorbar=True, clim=(0.0, max(hi, 1e-6)), clipping_colors={"NaN": "#00000000"},
-                        xaxis=None, yaxis=None, data_aspect=1, responsive=True, min_height=300, tools=["hover"],
+                        xaxis=None, yaxis=None, tools=["hover"], **frame,
                         active_tools=["wheel_zoom", "pan"],
                         title=f"A0 integrated to {m.distance.to_value(u.pc):g} pc (Galactic Mollweide, l = 0 at centre)")
 
@@ -837,34 +893,33 @@ class GTomoView(pn.viewable.Viewer):
         return _table_bytes(t, fmt)
 
     # ---- annotations --------------------------------------------------------------------------------
-    def annotate(self, view: str, title: str, description: str = "", *, level: str = "private") -> Any:
-        """Attach an annotation to one of the views, with the state that reproduces it as its region and
-        the selected clouds (or the current target) as its objects."""
-        if not title.strip():
-            raise ValueError("an annotation needs a title")
-        region: dict[str, Any] = {"cube": self.cube}
-        row = self._current_row()
-        if view == "profile" and row is not None:
-            region.update(l=float(row["l"]), b=float(row["b"]), distance=float(row["distance"]))
-        elif view == "slice":
-            region.update(plane=PLANES[self.plane], z=self.slice_z, l=self.slice_l, origin=list(self.origin),
-                          normal=list(self.normal))
-        elif view == "skymap":
-            region.update(distance=self.sky_distance, nside=int(self.nside))
-        elif view == "volume":
-            region.update(centre=list(self.volume_centre), half_size=self.volume_half)
-        elif view == "clouds":
-            region.update(threshold=self.cloud_threshold, min_size=self.min_cloud_size)
-        if self.selected_clouds:
-            objects = [f"cloud:{c}" for c in self.selected_clouds]
-        elif row is not None:
-            objects = [str(row["name"])]
-        else:
-            objects = None
-        record = self.session.annotate(view, title.strip(), description, object_ids=objects, region=region,
-                                       read=Access(level=level))  # type: ignore[arg-type]
-        self._say(f"Annotation '{record.title}' saved on the {view} view.", "success")
-        return record
+    def slice_view(self) -> str:
+        """The name annotations of the slice are stored under: it names the plane, so that an annotation is
+        drawn on the slice through that plane only (e.g. "slice, Galactic plane at z = 0 pc")."""
+        return f"slice, {self._slice_title()}"
+
+    def _follow(self, annotated: AnnotatedView, name: Callable[[], str]) -> Callable[..., None]:
+        """Keep ``annotated`` on the view ``name()`` names as the state changes (a sightline, a plane)."""
+        # the annotations are then a function of the view's name too, which the overlay's stream values
+        # (the list of annotations, the range in view) do not show: it must not return a memoized frame
+        annotated.overlay().callback.memoize = False
+
+        def rename(*_: Any) -> None:
+            if annotated.view != name():
+                annotated.view = name()
+                self.notes.refresh()  # a new list: the plot redraws the annotations of its new view
+
+        return rename
+
+    def _annotations_on(self, view: Callable[[], str], x: str, y: str) -> hv.DynamicMap:
+        """The annotations of a view drawn on another plot of it (the small maps of the clouds tab)."""
+        def elements(annotations: list) -> hv.Overlay:
+            return annotation_elements([a for a in annotations if a.view == view()], x, y)
+
+        drawn = hv.DynamicMap(elements, streams=[hv.streams.Params(parameterized=self.notes,
+                                                                   parameters=["annotations"])])
+        drawn.callback.memoize = False  # a function of view() too (see _follow)
+        return drawn
 
     # ---- the layout ---------------------------------------------------------------------------------
     def _w(self, name: str, widget: Any) -> Any:
@@ -990,43 +1045,6 @@ class GTomoView(pn.viewable.Viewer):
                              on_click=show)
         return button, dialog
 
-    def _annotation_dialog(self, tabs: pmui.Tabs) -> tuple[pmui.Button, pmui.Dialog]:
-        title = pmui.TextInput(label="Title", sizing_mode="stretch_width")
-        description = pmui.TextAreaInput(label="Description", rows=3, sizing_mode="stretch_width")
-        level = pmui.RadioButtonGroup(options=["private", "shared", "public"], value="private", label="Who may read")
-        existing = pn.pane.Markdown(sizing_mode="stretch_width")
-        save = pmui.Button(label="Save annotation", icon="bookmark_add", variant="contained")
-        dialog = pmui.Dialog(title, description, level, save, existing, title="Annotate this view",
-                             show_close_button=True, width_option="sm")
-
-        def current_view() -> str:
-            return VIEWS[tabs.active] if 0 <= tabs.active < len(VIEWS) else "profile"
-
-        def show(_: Any) -> None:
-            view = current_view()
-            try:
-                notes = self.session.annotations(view)
-            except Exception:  # noqa: BLE001 - the list is a convenience
-                notes = []
-            existing.object = (f"**Annotations on the {view} view:**\n\n" +
-                               "\n".join(f"- *{n.title}* ({n.author}): {n.description}" for n in notes[-8:])
-                               ) if notes else f"No annotations on the {view} view yet."
-            dialog.title = f"Annotate the {view} view"
-            dialog.open = True
-
-        def store(_: Any) -> None:
-            try:
-                self.annotate(current_view(), title.value, description.value, level=level.value)
-            except (ValueError, PermissionError) as exc:
-                self._say(str(exc), "error")
-                return
-            title.value = description.value = ""
-            dialog.open = False
-
-        save.on_click(store)
-        button = pmui.Button(label="Annotate", icon="edit_note", variant="outlined", on_click=show)
-        return button, dialog
-
     def __panel__(self) -> pn.viewable.Viewable:
         pn.extension("vtk", "tabulator")  # the volume pane's vtk.js, loaded with the page (the tab itself is built lazily)
         # ---- sidebar: cube and targets
@@ -1040,9 +1058,17 @@ class GTomoView(pn.viewable.Viewer):
         alert = pmui.Alert(object=self.param.message, severity=self.param.severity, closeable=False,
                            sizing_mode="stretch_width", visible=self.param.message.rx.bool())
 
-        # ---- profile tab
-        profile_pane = pn.pane.HoloViews(pn.bind(lambda *_: self.profile_plot(), self.param.profile),
-                                         sizing_mode="stretch_width", min_height=540)
+        # ---- profile tab: each plot with its Annotate button, on the annotations of the sightline shown
+        density = self.notes.wrap(hv.DynamicMap(pn.bind(lambda *_: self.profile_density_plot(), self.param.profile)),
+                                  view=self.profile_view("density"), x="distance", y="density")
+        cumulative = self.notes.wrap(hv.DynamicMap(pn.bind(lambda *_: self.profile_cumulative_plot(),
+                                                           self.param.profile)),
+                                     view=self.profile_view("A0"), x="distance", y="A0")
+        follow_density = self._follow(density, lambda: self.profile_view("density"))
+        follow_cumulative = self._follow(cumulative, lambda: self.profile_view("A0"))
+        self.param.watch(lambda *_: (follow_density(), follow_cumulative()), "profile")
+        profile_pane = pn.Column(density, cumulative, sizing_mode="stretch_width", min_height=560)
+        self.annotated.update(density=density, A0=cumulative)
         profile_tab = pn.Row(
             pn.Column(pmui.Typography("Targets (select one for its profile)", variant="subtitle2"),
                       self._targets_table(),
@@ -1059,8 +1085,10 @@ class GTomoView(pn.viewable.Viewer):
         slice_plot = hv.DynamicMap(pn.bind(lambda *_: self.slice_image(), self.param.slice, self.param.log_scale))
         slice_marks = hv.DynamicMap(pn.bind(lambda *_: self.slice_markers(), self.param.slice, self.param.results,
                                             self.param.current, self.param.selected_clouds))
-        slice_pane = pn.pane.HoloViews((slice_plot * slice_marks).opts(framewise=True), sizing_mode="stretch_width",
-                                       min_height=460)
+        slice_pane = self.notes.wrap((slice_plot * slice_marks).opts(framewise=True), view=self.slice_view(),
+                                     x="u", y="v")
+        self.param.watch(self._follow(slice_pane, self.slice_view), "slice")
+        self.annotated["slice"] = slice_pane
         z = pmui.FloatInput.from_param(self.param.slice_z, width=110)
         lon = pmui.FloatInput.from_param(self.param.slice_l, width=110)
         origin = pmui.LiteralInput.from_param(self.param.origin, width=190)
@@ -1085,8 +1113,8 @@ class GTomoView(pn.viewable.Viewer):
         sky_plot = hv.DynamicMap(pn.bind(lambda *_: self.sky_image(), self.param.skymap))
         sky_marks = hv.DynamicMap(pn.bind(lambda *_: self.sky_markers(), self.param.results, self.param.current,
                                           self.param.selected_clouds))
-        sky_pane = pn.pane.HoloViews((sky_plot * sky_marks).opts(framewise=True), sizing_mode="stretch_width",
-                                     min_height=400)
+        sky_pane = self.notes.wrap((sky_plot * sky_marks).opts(framewise=True), view=SKY_VIEW, x="mx", y="my")
+        self.annotated["sky"] = sky_pane
         top = 3000.0
         if self.dust is not None:
             top = float(np.abs(self.dust.extent.to_value(u.pc)).max() * np.sqrt(3))
@@ -1112,11 +1140,13 @@ class GTomoView(pn.viewable.Viewer):
                                                                self.param.log_scale))
                                          * hv.DynamicMap(pn.bind(lambda *_: self.slice_markers(), self.param.slice,
                                                                  self.param.results, self.param.current,
-                                                                 self.param.selected_clouds))).opts(framewise=True),
+                                                                 self.param.selected_clouds))
+                                         * self._annotations_on(self.slice_view, "u", "v")).opts(framewise=True),
                                         sizing_mode="stretch_width", min_height=380)
-        small_sky = pn.pane.HoloViews((hv.DynamicMap(pn.bind(lambda *_: self.sky_image(), self.param.skymap))
+        small_sky = pn.pane.HoloViews((hv.DynamicMap(pn.bind(lambda *_: self.sky_image(400), self.param.skymap))
                                        * hv.DynamicMap(pn.bind(lambda *_: self.sky_markers(), self.param.results,
                                                                self.param.current, self.param.selected_clouds))
+                                       * self._annotations_on(lambda: SKY_VIEW, "mx", "my")
                                        ).opts(framewise=True), sizing_mode="stretch_width", min_height=300)
         clouds_tab = pn.Column(
             clouds_controls,
@@ -1130,11 +1160,10 @@ class GTomoView(pn.viewable.Viewer):
         tabs = pmui.Tabs((TAB_TITLES[0], profile_tab), (TAB_TITLES[1], slice_tab), (TAB_TITLES[2], sky_tab),
                          (TAB_TITLES[3], self._volume_tab()), (TAB_TITLES[4], clouds_tab), sizing_mode="stretch_width",
                          dynamic=True)
-        annotate_button, annotate_dialog = self._annotation_dialog(tabs)
         batch_button, batch_dialog = self._batch_dialog()
-        actions = pn.Row(annotate_button, batch_button, pn.layout.HSpacer(),
+        actions = pn.Row(batch_button, pn.layout.HSpacer(),
                          pmui.TextInput.from_param(self.param.export_folder, width=280), sizing_mode="stretch_width")
-        main = pn.Column(actions, alert, tabs, annotate_dialog, batch_dialog, sizing_mode="stretch_width")
+        main = pn.Column(actions, alert, tabs, pmui.Divider(), self.notes, batch_dialog, sizing_mode="stretch_width")
         return pn.Row(sidebar, main, sizing_mode="stretch_width")
 
     def _volume_tab(self) -> pn.Column:

@@ -4,6 +4,7 @@ page in a real headless Chromium (screenshots in ``test-output/gtomo/``)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 import io
 import pathlib
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
+from browser import wait_until
 
 from explore.apps.gtomo import integrate_extinction
 from explore.sdk import Access, AnnotationRecord, WorkspaceFile
@@ -108,6 +110,14 @@ class FakeSession:
                                   read or Access(), write or Access(), now, now, True)
         self.notes.append(record)
         return record
+
+    def update_annotation(self, annotation_id, **changes):
+        i = next(i for i, n in enumerate(self.notes) if n.id == annotation_id)
+        self.notes[i] = dataclasses.replace(self.notes[i], **changes)
+        return self.notes[i]
+
+    def delete_annotation(self, annotation_id):
+        self.notes = [n for n in self.notes if n.id != annotation_id]
 
 
 @pytest.fixture
@@ -302,14 +312,77 @@ def test_exports_write_the_expected_bytes(view, workspace):
         view.export("targets", "CSV")
 
 
-def test_annotation_keeps_the_view_state(view, workspace):
+def drawn_boxes(annotated):
+    """The annotation boxes an annotated plot draws: (x0, y0, x1, y1, title)."""
+    rects = annotated.overlay()[()].get(0)
+    return [tuple(r) for r in rects.array()] if len(rects) else []
+
+
+def annotate(annotated, title, x_range, y_range, **form):
+    """What a user does: zoom the plot to a region (the browser reports the range), press Annotate, type a
+    title, press Save."""
+    annotated.range_stream.event(x_range=x_range, y_range=y_range)
+    annotated.open_dialog()
+    annotated.form.param.update(title=title, **form)
+    return annotated.submit()
+
+
+def test_a_slice_annotation_is_stored_under_its_plane_and_drawn_on_that_plane_only(view, workspace):
+    import panel as pn
+
+    pn.panel(view)  # the layout wraps the plots
+    assert set(view.annotated) == {"density", "A0", "slice", "sky"}
+    plot = view.annotated["slice"]
+    assert plot.view == "slice, Galactic plane at z = 0 pc"
+    record = annotate(plot, "Dense voxel", (40.0, 60.0), (20.0, 40.0), read_level="public")
+    assert record.view == "slice, Galactic plane at z = 0 pc" and record.read.level == "public"
+    assert record.region == {"type": "box", "x": [40.0, 60.0], "y": [20.0, 40.0], "x_dim": "u", "y_dim": "v"}
+    assert drawn_boxes(plot) == [(40.0, 20.0, 60.0, 40.0, "Dense voxel")]
+    # another plane: the plot moves to that plane's annotations, and back
+    view.slice_z = 10.0
+    assert plot.view == "slice, Galactic plane at z = 10 pc" and drawn_boxes(plot) == []
+    view.slice_z = 0.0
+    assert drawn_boxes(plot) == [(40.0, 20.0, 60.0, 40.0, "Dense voxel")]
+    # the small slice of the clouds tab shows it too; the sky map does not
+    assert [a.title for a in view.notes.annotations] == ["Dense voxel"]
+    assert view._annotations_on(view.slice_view, "u", "v")[()].get(0).array()[0][4] == "Dense voxel"
+    assert drawn_boxes(view.annotated["sky"]) == []
+    # a title is needed, and nothing is stored without one
+    plot.open_dialog()
+    assert plot.submit() is None and "title" in plot.form.error
+    assert len(workspace.notes) == 1
+
+
+def test_a_profile_annotation_belongs_to_its_sightline(view):
+    import panel as pn
+
+    pn.panel(view)
+    view.lon, view.lat, view.distance = 30.0, 0.0, 90.0
+    view.add_target()
+    a0_plot, density_plot = view.annotated["A0"], view.annotated["density"]
+    assert a0_plot.view == "A0 profile, l = 30.00°, b = 0.00°"
+    assert density_plot.view == "density profile, l = 30.00°, b = 0.00°"
+    record = annotate(a0_plot, "Dense voxel crossed", (50.0, 70.0), (0.09, 0.2))
+    assert record.region["x_dim"] == "distance" and record.region["y_dim"] == "A0"
+    assert drawn_boxes(a0_plot) == [(50.0, 0.09, 70.0, 0.2, "Dense voxel crossed")]
+    assert drawn_boxes(density_plot) == []
+    view.lon, view.lat = 200.0, 5.0
+    view.add_target()  # the profile of another sightline: not drawn there
+    assert drawn_boxes(a0_plot) == []
+    view.current = 1  # back to l = 30 (row 0 is the default target)
+    assert drawn_boxes(a0_plot) == [(50.0, 0.09, 70.0, 0.2, "Dense voxel crossed")]
+
+
+def test_a_sky_map_annotation_is_drawn_at_every_distance(view):
+    import panel as pn
+
+    pn.panel(view)
+    sky = view.annotated["sky"]
+    annotate(sky, "Bright edge", (-1.0, 0.5), (-0.2, 0.3))
     view.sky_distance = 70.0
-    record = view.annotate("skymap", "Bright edge", "look here", level="public")
-    assert record.view == "skymap" and record.region["distance"] == 70.0
-    assert record.read.level == "public"
-    assert workspace.annotations("skymap")[0].title == "Bright edge"
-    with pytest.raises(ValueError):
-        view.annotate("skymap", "  ")
+    assert drawn_boxes(sky) == [(-1.0, -0.2, 0.5, 0.3, "Bright edge")]
+    labels = view._annotations_on(lambda: "sky map", "mx", "my")[()].get(1)
+    assert labels.dimension_values("title").tolist() == ["Bright edge"]
 
 
 def test_volume_is_a_sub_cube_around_its_centre(view):
@@ -414,3 +487,123 @@ def test_the_view_in_a_browser(tmp_path):
     assert first_paint < 60, f"first paint took {first_paint:.1f} s"
     for name in ("profile", "slice", "skymap", "clouds"):
         assert (SHOTS / f"{name}.png").stat().st_size > 20_000
+
+
+REGION = (0xFF, 0x8F, 0x00)  # the colour of annotation regions (explore.viz.annotate.REGION_COLOR)
+
+
+@pytest.mark.browser
+def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
+    """Zoom into the Galactic-plane slice, press Annotate, type a title, Save: the region in view is stored
+    under that plane, and once zoomed out again it is drawn on the slice (an orange box with its title)
+    and listed below the plots; on another plane it is not drawn."""
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    import panel as pn
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from explore.apps.gtomo.app import GTomo
+    from explore.apps.gtomo.demo import make_demo_cube
+
+    demo = tmp_path / "ws" / "demo" / "gtomo"
+    demo.mkdir(parents=True)
+    make_demo_cube(demo / "demo_cube_density.h5")
+    session = FakeSession(tmp_path / "ws")
+    views = []
+
+    def page_app():
+        v = GTomo().view(session)
+        views.append(v)
+        return pn.panel(v)
+
+    def near_region(png: bytes) -> np.ndarray:
+        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        return np.abs(rgb - np.array(REGION)).max(axis=2) <= 30
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
+            page.locator("text=Export profile").first.wait_for(timeout=90_000)
+            page.locator("text=Slice").first.click()
+            page.locator("text=Through the target").first.wait_for(timeout=20_000)
+            v = views[0]
+            plot = v.annotated["slice"]
+            assert plot.view == "slice, Galactic plane at z = 0 pc"
+            # the figure's canvas (the largest on the tab), less its toolbar
+            canvases = page.locator("canvas")
+            assert wait_until(lambda: canvases.count() > 0, 30)
+            boxes = [canvases.nth(i).bounding_box() for i in range(canvases.count())]
+            box = max((b for b in boxes if b), key=lambda b: b["width"] * b["height"])
+            box["width"] -= 40
+            assert wait_until(lambda: plot.x_range is not None, 30)
+            full_x, full_y = plot.x_range, plot.y_range
+            page.wait_for_timeout(1000)
+            before = page.screenshot(clip=box)
+
+            # zoom in around a point left of the centre: the plot reports the smaller range in view
+            page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.4)
+            for _ in range(4):
+                page.mouse.wheel(0, -240)
+                page.wait_for_timeout(150)
+            assert wait_until(lambda: plot.x_range[1] - plot.x_range[0] < 0.8 * (full_x[1] - full_x[0]), 15)
+            page.wait_for_timeout(800)
+            zoomed_x, zoomed_y = plot.x_range, plot.y_range
+
+            page.get_by_role("button", name="Annotate").first.click()
+            page.get_by_label("Title").fill("Quiet corner")
+            page.get_by_role("button", name="Save", exact=True).click()
+            assert wait_until(lambda: len(session.notes) == 1, 15)
+            record = session.notes[0]
+            assert record.view == "slice, Galactic plane at z = 0 pc" and record.title == "Quiet corner"
+            assert record.region["x_dim"] == "u" and record.region["y_dim"] == "v"
+            np.testing.assert_allclose(record.region["x"], zoomed_x)
+            np.testing.assert_allclose(record.region["y"], zoomed_y)
+            assert full_x[0] < zoomed_x[0] < zoomed_x[1] < full_x[1]
+            assert full_y[0] < zoomed_y[0] < zoomed_y[1] < full_y[1]
+            page.locator("text=Quiet corner").first.wait_for(timeout=15_000)  # in the list of annotations
+
+            # zoom out again (Bokeh's reset tool): the region is a box inside the plot where the zoom was
+            page.locator('[title="Reset"]').first.click()
+            assert wait_until(lambda: plot.x_range is not None and plot.x_range[1] - plot.x_range[0]
+                              > 0.9 * (full_x[1] - full_x[0]), 15)
+            assert wait_until(lambda: (near_region(page.screenshot(clip=box))
+                                       & ~near_region(before)).sum() > 300, 15)
+            page.wait_for_timeout(800)
+            after = page.screenshot(clip=box)
+            page.screenshot(path=str(SHOTS / "slice_annotated.png"))
+            # what the annotation added: a box outline in the region's colour (and its title), straight
+            # edges as long as the zoomed fraction of the 540-pixel frame
+            drawn = near_region(after) & ~near_region(before)
+            frame = v.slice_image().opts.get().kwargs
+            frame_px = frame["frame_width"]
+            assert frame_px == frame["frame_height"] == 540
+            size_x = (zoomed_x[1] - zoomed_x[0]) / (full_x[1] - full_x[0]) * frame_px
+            size_y = (zoomed_y[1] - zoomed_y[0]) / (full_y[1] - full_y[0]) * frame_px
+            cols = np.flatnonzero(drawn.sum(axis=0) >= 0.5 * size_y)  # the left and right edges
+            rows = np.flatnonzero(drawn.sum(axis=1) >= 0.5 * size_x)  # the top and bottom edges
+            assert cols.size and rows.size
+            assert cols.max() - cols.min() == pytest.approx(size_x, abs=0.1 * size_x + 3)
+            assert rows.max() - rows.min() == pytest.approx(size_y, abs=0.1 * size_y + 3)
+            # where the zoom was: around the mouse, left of the Sun at the centre of the frame
+            assert cols.max() < box["width"] / 2
+            outline = np.zeros_like(drawn)
+            outline[rows.min():rows.max() + 1, [cols.min(), cols.max()]] = True
+            outline[[rows.min(), rows.max()], cols.min():cols.max() + 1] = True
+            outline &= drawn
+            # the annotation belongs to this plane: not drawn on the slice at z = 50 pc, drawn again at 0
+            v.slice_z = 50.0
+            assert wait_until(lambda: plot.view == "slice, Galactic plane at z = 50 pc", 10)
+            assert wait_until(lambda: (near_region(page.screenshot(clip=box)) & outline).sum()
+                              < 0.1 * outline.sum(), 15)
+            v.slice_z = 0.0
+            assert wait_until(lambda: (near_region(page.screenshot(clip=box)) & outline).sum()
+                              > 0.8 * outline.sum(), 15)
+            browser.close()
+    finally:
+        server.stop()
