@@ -556,17 +556,18 @@ def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
             zoomed_x, zoomed_y = plot.x_range, plot.y_range
 
             page.get_by_role("button", name="Annotate").first.click()
-            page.get_by_label("Title").fill("Quiet corner")
+            page.get_by_label("Title").fill("Small cloud")
             page.get_by_role("button", name="Save", exact=True).click()
             assert wait_until(lambda: len(session.notes) == 1, 15)
             record = session.notes[0]
-            assert record.view == "slice, Galactic plane at z = 0 pc" and record.title == "Quiet corner"
+            assert record.view == "slice, Galactic plane at z = 0 pc" and record.title == "Small cloud"
             assert record.region["x_dim"] == "u" and record.region["y_dim"] == "v"
             np.testing.assert_allclose(record.region["x"], zoomed_x)
             np.testing.assert_allclose(record.region["y"], zoomed_y)
             assert full_x[0] < zoomed_x[0] < zoomed_x[1] < full_x[1]
             assert full_y[0] < zoomed_y[0] < zoomed_y[1] < full_y[1]
-            page.locator("text=Quiet corner").first.wait_for(timeout=15_000)  # in the list of annotations
+            # in the list of annotations below the tabs, with the view it belongs to
+            page.locator("text=slice, Galactic plane at z = 0 pc").first.wait_for(timeout=15_000)
 
             # zoom out again (Bokeh's reset tool): the region is a box inside the plot where the zoom was
             page.locator('[title="Reset"]').first.click()
@@ -576,7 +577,7 @@ def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
                                        & ~near_region(before)).sum() > 300, 15)
             page.wait_for_timeout(800)
             after = page.screenshot(clip=box)
-            page.screenshot(path=str(SHOTS / "slice_annotated.png"))
+            page.screenshot(path=str(SHOTS / "slice_annotated.png"), full_page=True)
             # what the annotation added: a box outline in the region's colour (and its title), straight
             # edges as long as the zoomed fraction of the 540-pixel frame
             drawn = near_region(after) & ~near_region(before)
