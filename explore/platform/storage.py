@@ -16,7 +16,7 @@ import posixpath
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO
 
 import fsspec
@@ -195,9 +195,13 @@ class Storage:
                 raise StorageFull("the workspace storage is full") from exc
             raise
 
-    def writer(self, path: str, *, limit: int | None = None) -> AtomicWriter:
-        """An atomic writer for ``path``: write chunks, then ``commit()`` (or ``abort()``)."""
-        return AtomicWriter(self, path, limit)
+    def writer(self, path: str, *, limit: int | None = None,
+               on_commit: Callable[[int], None] | None = None) -> AtomicWriter:
+        """An atomic writer for ``path``: write chunks, then ``commit()`` (or ``abort()``).
+
+        ``on_commit`` is called after the commit with the change in bytes used (the new size less the
+        size of the file it replaced)."""
+        return AtomicWriter(self, path, limit, on_commit)
 
     def write_bytes(self, path: str, data: bytes) -> int:
         with self.writer(path) as w:
@@ -234,10 +238,12 @@ class Storage:
 class AtomicWriter:
     """Writes into a temporary file beside the workspace and renames it into place on commit."""
 
-    def __init__(self, storage: Storage, path: str, limit: int | None) -> None:
+    def __init__(self, storage: Storage, path: str, limit: int | None,
+                 on_commit: Callable[[int], None] | None = None) -> None:
         self.storage = storage
         self.path = path
         self.limit = limit
+        self.on_commit = on_commit
         self.size = 0
         owner = path.split("/", 1)[0]
         tmp_dir = f"{owner}/{TMP_DIR}"
@@ -300,6 +306,7 @@ class AtomicWriter:
     def _commit(self) -> None:
         if self.done:
             raise Conflict(f"{self.path}: this upload was already finished or abandoned")
+        target = self.storage.full(self.path)
         try:
             if self._fd is not None:
                 fd, self._fd = self._fd, None
@@ -307,12 +314,14 @@ class AtomicWriter:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-                os.replace(self._full_tmp, self.storage.full(self.path))
+                replaced = self._size_of(target)
+                os.replace(self._full_tmp, target)
             else:
                 self._fh.close()
+                replaced = self._size_of(target)
                 # object stores replace an object atomically on copy: the old version stays readable
                 # until the new one is complete, and a failed copy leaves it in place
-                self.storage.fs.copy(self._full_tmp, self.storage.full(self.path))
+                self.storage.fs.copy(self._full_tmp, target)
                 self.storage.fs.rm(self._full_tmp)
         except OSError as exc:
             self.abort()
@@ -320,6 +329,15 @@ class AtomicWriter:
                 raise StorageFull("the workspace storage is full; nothing was changed") from exc
             raise
         self.done = True
+        if self.on_commit is not None:
+            self.on_commit(self.size - replaced)
+
+    def _size_of(self, full: str) -> int:
+        """Bytes of the file about to be replaced (0 if none)."""
+        try:
+            return os.lstat(full).st_size if self.storage.local else int(self.storage.fs.size(full) or 0)
+        except (FileNotFoundError, KeyError):
+            return 0
 
     def abort(self) -> None:
         """Abandon the upload: the temporary file goes, the previous version stays."""

@@ -9,6 +9,8 @@ in other people's homes do not leak; someone who may read but not write gets a 4
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Literal
@@ -56,12 +58,19 @@ class Checked:
 class Workspace:
     """Files of every user, seen through their rights."""
 
-    def __init__(self, db: Database, storage: Storage, accounts: Accounts, *, default_quota: int, max_upload: int):
+    def __init__(self, db: Database, storage: Storage, accounts: Accounts, *, default_quota: int, max_upload: int,
+                 usage_max_age: float = 30.0):
         self.db = db
         self.storage = storage
         self.accounts = accounts
         self.default_quota = default_quota
         self.max_upload = max_upload
+        # bytes used per home, kept up to date by this process's writes and walked again after
+        # ``usage_max_age`` seconds to take in what other processes (runs, the CLI) wrote meanwhile
+        self.usage_max_age = usage_max_age
+        self._usage: dict[str, tuple[int, float]] = {}
+        self._changes: dict[str, int] = {}  # writes per home, so that a walk overtaken by one is not kept
+        self._usage_lock = threading.Lock()
 
     # ---- the permission check ---------------------------------------------------------------
     def grants_on(self, path: str) -> list[Grant]:
@@ -121,7 +130,32 @@ class Workspace:
         return self.accounts.quota_of(name, self.default_quota)
 
     def usage(self, name: str) -> int:
-        return self.storage.usage(name)
+        """Bytes used in ``name``'s home: walked at most every ``usage_max_age`` seconds, and updated in
+        between by each write, move and delete made through this workspace."""
+        now = time.monotonic()
+        with self._usage_lock:
+            cached = self._usage.get(name)
+            changes = self._changes.get(name, 0)
+        if cached is not None and now - cached[1] < self.usage_max_age:
+            return cached[0]
+        used = self.storage.usage(name)
+        with self._usage_lock:
+            if self._changes.get(name, 0) == changes:
+                self._usage[name] = (used, now)
+        return used
+
+    def _used_more(self, name: str, delta: int) -> None:
+        with self._usage_lock:
+            self._changes[name] = self._changes.get(name, 0) + 1
+            if name in self._usage:
+                used, when = self._usage[name]
+                self._usage[name] = (max(0, used + delta), when)
+
+    def _forget_usage(self, *names: str) -> None:
+        with self._usage_lock:
+            for name in names:
+                self._changes[name] = self._changes.get(name, 0) + 1
+                self._usage.pop(name, None)
 
     def space_left(self, name: str) -> int:
         return max(0, self.quota(name) - self.usage(name))
@@ -218,7 +252,7 @@ class Workspace:
             raise TooLarge(
                 f"the file is {expected_size:,} bytes but only {limit:,} bytes are left in {owner}'s quota"
             )
-        return self.storage.writer(path, limit=limit)
+        return self.storage.writer(path, limit=limit, on_commit=lambda delta: self._used_more(owner, delta))
 
     def write_bytes(self, user: Principal | None, path: str, data: bytes) -> WorkspaceFile:
         with self.writer(user, path, expected_size=len(data)) as w:
@@ -239,6 +273,8 @@ class Workspace:
             if size > self.space_left(owner_of(dst)):
                 raise TooLarge(f"moving {src} needs {size:,} bytes; {owner_of(dst)}'s quota has less left")
         self.storage.move(src, dst)
+        if owner_of(src) != owner_of(dst):
+            self._forget_usage(owner_of(src), owner_of(dst))
         with self.db.session() as s:
             for row in s.scalars(select(FilePermission).where(
                     or_(FilePermission.path == src, FilePermission.path.startswith(src + "/", autoescape=True)))):
@@ -247,7 +283,10 @@ class Workspace:
 
     def delete(self, user: Principal | None, path: str) -> None:
         path = self.authorize(user, path, "delete")
-        self.storage.delete(path)
+        try:
+            self.storage.delete(path)
+        finally:
+            self._forget_usage(owner_of(path))
         with self.db.session() as s:
             s.execute(delete(FilePermission).where(
                 or_(FilePermission.path == path, FilePermission.path.startswith(path + "/", autoescape=True))))

@@ -249,3 +249,39 @@ def test_one_check_then_listing_and_reading_look_up_no_more_grants(platform, peo
         shared_tree.entries(file)
     with pytest.raises(BadRequest):
         list(shared_tree.read_range(folder))
+
+
+def test_usage_follows_every_change_without_walking_the_home_again(platform, people, monkeypatch):
+    ws, a, b = platform.workspace, people["alice"], people["bob"]
+    ws.mkdir(a, "alice/runs")
+    ws.write_bytes(a, "alice/runs/a.bin", b"a" * 1000)
+    ws.write_bytes(b, "bob/own.bin", b"o" * 10)
+    assert ws.usage("alice") == 1000 and ws.usage("bob") == 10
+    walks = []
+    walk = platform.storage.usage
+    monkeypatch.setattr(platform.storage, "usage", lambda path: walks.append(path) or walk(path))
+    ws.write_bytes(a, "alice/runs/b.bin", b"b" * 300)  # new file
+    ws.write_bytes(a, "alice/runs/a.bin", b"a" * 200)  # replaced by a smaller one
+    w = ws.writer(a, "alice/runs/c.bin")
+    w.write(b"c" * 5000)
+    w.abort()  # abandoned: nothing used
+    assert ws.usage("alice") == 500 and walks == []
+    assert walk("alice") == 500
+    ws.set_permissions(a, "alice/runs", public=False, users={"bob": "write"}, groups={})
+    ws.write_bytes(b, "alice/runs/from_bob.bin", b"x" * 70)  # written by bob, counted for alice
+    assert ws.usage("alice") == 570 == walk("alice") and walks == []
+    ws.delete(a, "alice/runs/b.bin")
+    assert ws.usage("alice") == 270 == walk("alice")
+    ws.move(people["root"], "alice/runs/a.bin", "bob/a.bin")  # between homes (an administrator)
+    assert (ws.usage("alice"), ws.usage("bob")) == (70, 210) == (walk("alice"), walk("bob"))
+
+
+def test_usage_takes_in_files_written_behind_its_back_once_old_enough(platform, people):
+    ws = platform.workspace
+    ws.write_bytes(people["alice"], "alice/a.bin", b"a" * 100)
+    assert ws.usage("alice") == 100
+    # as a run in another process writes its outputs: this process is not told
+    (platform.storage.local_path("alice") / "out.csv").write_bytes(b"x" * 50)
+    assert ws.usage("alice") == 100
+    ws.usage_max_age = 0.0
+    assert ws.usage("alice") == 150
