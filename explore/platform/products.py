@@ -8,14 +8,20 @@ polar stereographic WKT for products poleward of 60 deg), an unwrapped bounding 
 
 Region search is two-stage:
 
-1. **Index.** The bounding boxes are in a spatial index: an R*Tree virtual table
-   (``products_rtree``, kept in step by triggers) on SQLite, a GiST index on the expression
-   ``box(point(lon_min, lat_min), point(lon_max, lat_max))`` on PostgreSQL. A region becomes at most
-   three longitude windows (its own, and shifted by +-360 deg for boxes across 180 deg), so a
-   product crossing the antimeridian is found from either side. Angle, time and name filters are
-   ordinary indexed columns in the same SQL query.
-2. **Exact test.** Candidates whose box lies inside a box region are accepted as they are; the
-   others are tested with shapely (footprint intersects region), vectorised.
+1. **Index.** Each product's bounding box, observation interval and angles are in a spatial
+   index, so the index answers most of a region + time + angle query and the table is read only
+   for the candidates it returns. On SQLite that is a four-dimensional R*Tree (``products_rtree``:
+   longitude, latitude, time, incidence; kept in step by triggers); on PostgreSQL a GiST index over
+   three boxes: ``(lon, lat)``, ``(time, incidence)`` and ``(emission, phase)``. A region becomes at
+   most three longitude windows (its own, and shifted by +-360 deg for boxes across 180 deg), so a
+   product crossing the antimeridian is found from either side. Every filter is then tested
+   exactly on the table's columns (the R*Tree holds 32-bit floats rounded outwards, and no
+   emission or phase).
+2. **Exact test.** Candidates whose box lies inside a rectangular region are accepted as they are;
+   the others are tested with shapely (footprint intersects region), vectorised.
+
+Only the page that is asked for is read in full (as :class:`ProductItem`, plain values without the
+ORM); the total is exact.
 
 Filled three ways: :func:`harvest_ode` (PDS ODE REST), :func:`index_labels` (a folder of PDS3 / PDS4
 / ISIS labels) and :func:`make_demo_products` (a deterministic demo of realistic products).
@@ -24,9 +30,11 @@ Filled three ways: :func:`harvest_ode` (PDS ODE REST), :func:`index_labels` (a f
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import pathlib
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,18 +43,26 @@ import numpy as np
 import shapely
 from sqlalchemy import (
     JSON,
+    Column,
     Float,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
+    case,
     event,
+    false,
     func,
+    null,
     or_,
     select,
     text,
+    union,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -57,6 +73,7 @@ from explore.platform.db import Base, UTCDateTime, utcnow
 
 __all__ = [
     "Product",
+    "ProductItem",
     "ProductQuery",
     "SearchResult",
     "SearchError",
@@ -125,41 +142,95 @@ class Product(Base):
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary; ``footprint`` is a GeoJSON geometry (lon -180..180)."""
-        geometry = None
-        if self.footprint:
-            geometry = shapely.geometry.mapping(shapely.from_wkt(self.footprint))
-        return {
-            "id": self.id,
-            "body": self.body,
-            "mission": self.mission,
-            "instrument": self.instrument,
-            "product_type": self.product_type,
-            "product_id": self.product_id,
-            "data_set_id": self.data_set_id,
-            "start_time": self.start_time.isoformat() if self.start_time else None,
-            "stop_time": self.stop_time.isoformat() if self.stop_time else None,
-            "emission": self.emission,
-            "incidence": self.incidence,
-            "phase": self.phase,
-            "resolution": self.resolution,
-            "centre_lon": self.centre_lon,
-            "centre_lat": self.centre_lat,
-            "bbox": None if self.lon_min is None else [self.lon_min, self.lat_min, self.lon_max, self.lat_max],
-            "footprint": geometry,
-            "footprint_wkt": self.footprint,
-            "footprint_polar_wkt": self.footprint_polar,
-            "pole": self.pole,
-            "files": self.files or [],
-            "urls": self.urls or {},
-            "source": self.source,
-        }
+        return _product_dict(self)
 
     def to_feature(self) -> dict[str, Any]:
         """The product as a GeoJSON Feature (geometry: the lon/lat footprint)."""
-        d = self.to_dict()
-        geometry = d.pop("footprint")
-        d.pop("footprint_wkt")
-        return {"type": "Feature", "id": self.id, "geometry": geometry, "properties": d}
+        return _product_feature(self)
+
+
+@dataclass(slots=True)
+class ProductItem:
+    """A product as a search returns it: the column values of :class:`Product` (all but ``extra``,
+    ``created`` and ``updated``) read without the ORM, with the same ``to_dict`` and ``to_feature``.
+
+    It is a plain record, detached from any session: building a page of them costs microseconds.
+    """
+
+    id: int
+    body: str
+    mission: str
+    instrument: str
+    product_type: str
+    product_id: str
+    data_set_id: str
+    start_time: dt.datetime | None
+    stop_time: dt.datetime | None
+    emission: float | None
+    incidence: float | None
+    phase: float | None
+    resolution: float | None
+    centre_lon: float | None
+    centre_lat: float | None
+    footprint: str | None
+    footprint_polar: str | None
+    pole: str | None
+    lon_min: float | None
+    lon_max: float | None
+    lat_min: float | None
+    lat_max: float | None
+    files: list[dict[str, Any]]
+    urls: dict[str, str]
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary, as :meth:`Product.to_dict`."""
+        return _product_dict(self)
+
+    def to_feature(self) -> dict[str, Any]:
+        """A GeoJSON Feature, as :meth:`Product.to_feature`."""
+        return _product_feature(self)
+
+
+def _product_dict(p: Product | ProductItem) -> dict[str, Any]:
+    geometry = shapely.geometry.mapping(shapely.from_wkt(p.footprint)) if p.footprint else None
+    return {
+        "id": p.id,
+        "body": p.body,
+        "mission": p.mission,
+        "instrument": p.instrument,
+        "product_type": p.product_type,
+        "product_id": p.product_id,
+        "data_set_id": p.data_set_id,
+        "start_time": p.start_time.isoformat() if p.start_time else None,
+        "stop_time": p.stop_time.isoformat() if p.stop_time else None,
+        "emission": p.emission,
+        "incidence": p.incidence,
+        "phase": p.phase,
+        "resolution": p.resolution,
+        "centre_lon": p.centre_lon,
+        "centre_lat": p.centre_lat,
+        "bbox": None if p.lon_min is None else [p.lon_min, p.lat_min, p.lon_max, p.lat_max],
+        "footprint": geometry,
+        "footprint_wkt": p.footprint,
+        "footprint_polar_wkt": p.footprint_polar,
+        "pole": p.pole,
+        "files": p.files or [],
+        "urls": p.urls or {},
+        "source": p.source,
+    }
+
+
+def _product_feature(p: Product | ProductItem) -> dict[str, Any]:
+    d = _product_dict(p)
+    geometry = d.pop("footprint")
+    d.pop("footprint_wkt")
+    return {"type": "Feature", "id": p.id, "geometry": geometry, "properties": d}
+
+
+_PRODUCTS = Product.__table__
+#: the columns of a :class:`ProductItem`, in its field order
+_ITEM_COLUMNS = tuple(_PRODUCTS.c[name] for name in ProductItem.__dataclass_fields__)
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,16 +262,47 @@ _SQLITE_DDL = [
          DELETE FROM products_rtree WHERE id = OLD.id;
        END""",
 ]
+#: the R*Tree as a table for queries (its own metadata: ``create_all`` must not make it)
+_RTREE = Table("products_rtree", MetaData(), Column("id", Integer, primary_key=True),
+               *(Column(name, Float) for name in ("lon_min", "lon_max", "lat_min", "lat_max",
+                                                  "t_min", "t_max", "inc_min", "inc_max")))
+
+# The PostgreSQL GiST index: three boxes (lon/lat; time in seconds since 1970 and incidence; emission
+# and phase). A multicolumn GiST index tests every column's condition on the index entries, so the
+# table is read only for products that pass all of them. The query must repeat these expressions
+# exactly for the planner to use the index. Unknown values span the whole axis, as in the R*Tree.
+_PG_EPOCH = "date_part('epoch', {} - timestamptz '1970-01-01 00:00:00+00')"
 _PG_BOX = "box(point(lon_min, lat_min), point(lon_max, lat_max))"
-_PG_DDL = [f"CREATE INDEX IF NOT EXISTS ix_products_box ON products USING gist (({_PG_BOX}))"]
+_PG_TIME_INCIDENCE = (
+    f"box(point(coalesce({_PG_EPOCH.format('start_time')}, -1e18), coalesce(incidence, -1e9)), "
+    f"point(coalesce({_PG_EPOCH.format('coalesce(stop_time, start_time)')}, 1e18), coalesce(incidence, 1e9)))"
+)
+_PG_EMISSION_PHASE = ("box(point(coalesce(emission, -1e9), coalesce(phase, -1e9)), "
+                      "point(coalesce(emission, 1e9), coalesce(phase, 1e9)))")
+PG_SPATIAL_INDEX = "ix_products_box_time_angles"
+_PG_DDL = [f"CREATE INDEX IF NOT EXISTS {PG_SPATIAL_INDEX} ON products USING gist "
+           f"(({_PG_BOX}), ({_PG_TIME_INCIDENCE}), ({_PG_EMISSION_PHASE}))"]
+# sorted searches put unknown values first, as SQLite does: the B-tree indexes of the sort keys
+# must hold NULLs first for PostgreSQL to read them in that order (SQLite's always do)
+_PG_NULLS_FIRST = {"ix_products_start_time": "start_time", "ix_products_incidence": "incidence"}
+_OPEN = 1e300  # an unbounded side of a query box
 
 
 def install_spatial_index(connection: Connection) -> None:
-    """Create the dialect's spatial index on ``products`` (idempotent)."""
+    """Create the dialect's spatial index on ``products`` (idempotent); on PostgreSQL also the
+    sort-key indexes with unknown values first."""
     name = connection.dialect.name
     ddl = _SQLITE_DDL if name == "sqlite" else _PG_DDL if name == "postgresql" else []
     for statement in ddl:
         connection.exec_driver_sql(statement)
+    if name == "postgresql":
+        for index, column in _PG_NULLS_FIRST.items():
+            definition = connection.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :name"),
+                {"name": index}).scalar()
+            if definition is None or "NULLS FIRST" not in definition:
+                connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index}")
+                connection.exec_driver_sql(f"CREATE INDEX {index} ON products ({column} NULLS FIRST)")
     if name == "sqlite":  # rows inserted before the triggers existed
         connection.exec_driver_sql(
             "INSERT OR REPLACE INTO products_rtree SELECT "
@@ -216,7 +318,8 @@ def drop_spatial_index(connection: Connection) -> None:
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
         connection.exec_driver_sql("DROP TABLE IF EXISTS products_rtree")
     elif connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("DROP INDEX IF EXISTS ix_products_box")
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {PG_SPATIAL_INDEX}")
+        connection.exec_driver_sql("DROP INDEX IF EXISTS ix_products_box")  # the index of revision 0002
 
 
 @event.listens_for(Product.__table__, "after_create")
@@ -244,7 +347,9 @@ class ProductQuery:
     ``bbox`` is (west, south, east, north) in degrees (``west > east`` crosses 180 deg);
     ``polygon`` is WKT in lon/lat degrees, or in polar stereographic metres with
     ``polygon_crs="south_polar"`` / ``"north_polar"``. ``sort`` is one of :data:`SORT_KEYS`,
-    prefixed with ``-`` for descending order.
+    prefixed with ``-`` for descending order, then by ``id``. Products without a value for the key
+    count as smaller than any value, and names sort by their bytes, so SQLite and PostgreSQL give
+    the same order.
     """
 
     body: str | None = None
@@ -287,7 +392,7 @@ class SearchResult:
     """A page of products and the total number that matched."""
 
     total: int
-    items: list[Product]
+    items: list[ProductItem]
     limit: int
     offset: int
     elapsed_ms: float = 0.0
@@ -305,47 +410,214 @@ class SearchResult:
                 "total": self.total}
 
 
-def _name_condition(column: Any, value: str | Sequence[str]) -> Any:
-    """Case-insensitive match; ``LROC`` also matches ``LROC NAC`` and ``LROC WAC``."""
-    values = [value] if isinstance(value, str) else list(value)
-    values = [v.strip().lower() for item in values for v in str(item).split(",") if v.strip()]
-    if not values:
-        return None
-    lowered = func.lower(column)
-    return or_(*[or_(lowered == v, lowered.like(v.replace("%", r"\%") + " %", escape="\\")) for v in values])
+# Searches of the same shape (the same filters present, the same number of longitude windows, the
+# same sort) share one SQL statement with bound parameters: it is built and compiled once, and each
+# search only binds its values. Building a statement costs about a millisecond; a search a few.
 
 
-def _attribute_conditions(q: ProductQuery) -> list[Any]:
-    conds: list[Any] = []
+@dataclass(frozen=True)
+class _Shape:
+    """What a search's SQL depends on besides the values it binds."""
+
+    dialect: str
+    filters: tuple[str, ...]  # the value filters present: "body", "min_incidence", "start", ...
+    names: tuple[tuple[str, int], ...]  # name filters (column, number of alternatives)
+    windows: int  # longitude windows of the region; 0: no region
+    rectangular: bool  # the region is its bounding box (no geometry test inside it)
+    sort: str
+
+
+_ANGLES = ("emission", "incidence", "phase")
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _plan(q: ProductQuery, region: Region | None, dialect: str) -> tuple[_Shape, dict[str, Any]]:
+    """The shape of the search and the values to bind; raises :class:`SearchError` for bad filters."""
+    params: dict[str, Any] = {}
+    filters: list[str] = []
     if q.body:
-        conds.append(Product.body == q.body.strip().lower())
-    for column, value in ((Product.mission, q.mission), (Product.instrument, q.instrument),
-                          (Product.product_type, q.product_type)):
-        if value:
-            cond = _name_condition(column, value)
-            if cond is not None:
-                conds.append(cond)
-    for column, lo, hi, name in ((Product.emission, q.min_emission, q.max_emission, "emission"),
-                                 (Product.incidence, q.min_incidence, q.max_incidence, "incidence"),
-                                 (Product.phase, q.min_phase, q.max_phase, "phase")):
+        params["body"] = q.body.strip().lower()
+        filters.append("body")
+    names: list[tuple[str, int]] = []
+    for column, value in (("mission", q.mission), ("instrument", q.instrument), ("product_type", q.product_type)):
+        if not value:
+            continue
+        items = [value] if isinstance(value, str) else list(value)
+        values = [v.strip().lower() for item in items for v in str(item).split(",") if v.strip()]
+        for k, v in enumerate(values):  # "LROC" also matches "LROC NAC" and "LROC WAC"
+            params[f"{column}{k}"], params[f"{column}{k}_like"] = v, _like_escape(v) + " %"
+        if values:
+            names.append((column, len(values)))
+    for name in _ANGLES:
+        lo, hi = getattr(q, f"min_{name}"), getattr(q, f"max_{name}")
         for v in (lo, hi):
             if v is not None and not (math.isfinite(v) and -180.0 <= v <= 180.0):
                 raise SearchError(f"{name} angle {v} is not a number of degrees in -180..180")
         if lo is not None and hi is not None and lo > hi:
             raise SearchError(f"min {name} ({lo}) is above max {name} ({hi})")
-        if lo is not None:
-            conds.append(column >= lo)
-        if hi is not None:
-            conds.append(column <= hi)
-    start = _utc(q.start)
-    stop = _utc(q.stop)
+        for key, v in ((f"min_{name}", lo), (f"max_{name}", hi)):
+            if v is not None:
+                params[key] = float(v)
+                filters.append(key)
+    start, stop = _utc(q.start), _utc(q.stop)
     if start is not None and stop is not None and start > stop:
         raise SearchError(f"start ({start.isoformat()}) is after stop ({stop.isoformat()})")
-    if start is not None:  # observation interval overlaps [start, stop]
-        conds.append(func.coalesce(Product.stop_time, Product.start_time) >= start)
-    if stop is not None:
-        conds.append(Product.start_time <= stop)
+    for key, value in (("start", start), ("stop", stop)):
+        if value is not None:
+            params[key], params[f"{key}_jd"] = value, _julian_day(value)
+            filters.append(key)
+    windows = 0
+    rectangular = False
+    if region is not None:
+        lon_windows = region.lon_windows()
+        windows, rectangular = len(lon_windows), _rectangular(region)
+        params["south"], params["north"] = region.lat_min, region.lat_max
+        for k, (w, e) in enumerate(lon_windows):
+            params[f"west{k}"], params[f"east{k}"] = w, e
+        if dialect == "postgresql":  # the GiST boxes: open sides far beyond any value
+            params.update(
+                t0=start.timestamp() if start else -_OPEN, t1=stop.timestamp() if stop else _OPEN,
+                i0=params.get("min_incidence", -_OPEN), i1=params.get("max_incidence", _OPEN),
+                em0=params.get("min_emission", -_OPEN), em1=params.get("max_emission", _OPEN),
+                ph0=params.get("min_phase", -_OPEN), ph1=params.get("max_phase", _OPEN),
+            )
+    key = (q.sort or "start_time").strip()
+    if key.lstrip("-+") not in SORT_KEYS:
+        raise SearchError(f"cannot sort by {key.lstrip('-+')!r}; use one of {', '.join(SORT_KEYS)} "
+                          "(prefix - for descending)")
+    sort = ("-" if key.startswith("-") else "") + key.lstrip("-+")
+    return _Shape(dialect, tuple(filters), tuple(names), windows, rectangular, sort), params
+
+
+def _conditions(shape: _Shape) -> list[Any]:
+    """The exact filters on the products table."""
+    c = _PRODUCTS.c
+    conds: list[Any] = []
+    if "body" in shape.filters:
+        conds.append(c.body == bindparam("body"))
+    for column, count in shape.names:
+        lowered = func.lower(c[column])
+        conds.append(or_(*[or_(lowered == bindparam(f"{column}{k}"),
+                               lowered.like(bindparam(f"{column}{k}_like"), escape="\\")) for k in range(count)]))
+    for name in _ANGLES:
+        if f"min_{name}" in shape.filters:
+            conds.append(c[name] >= bindparam(f"min_{name}"))
+        if f"max_{name}" in shape.filters:
+            conds.append(c[name] <= bindparam(f"max_{name}"))
+    if "start" in shape.filters:  # the observation interval overlaps [start, stop]
+        conds.append(func.coalesce(c.stop_time, c.start_time) >= bindparam("start", type_=UTCDateTime()))
+    if "stop" in shape.filters:
+        conds.append(c.start_time <= bindparam("stop", type_=UTCDateTime()))
     return conds
+
+
+def _order(shape: _Shape) -> list[Any]:
+    descending = shape.sort.startswith("-")
+    column: Any = _PRODUCTS.c[shape.sort.lstrip("-")]
+    if shape.dialect == "postgresql" and isinstance(column.type, String):
+        column = column.collate("C")  # byte order, as SQLite's
+    # unknown values are the smallest (SQLite's rule; PostgreSQL's indexes are built to match)
+    ordered = column.desc().nulls_last() if descending else column.asc().nulls_first()
+    return [ordered, _PRODUCTS.c.id.desc() if descending else _PRODUCTS.c.id.asc()]
+
+
+def _rtree_hits(shape: _Shape) -> Any:
+    """The R*Tree entries that meet the region (any of its longitude windows), the time range and
+    the incidence range: a subquery of ids."""
+    r = _RTREE.c
+    common = [r.lat_max >= bindparam("south"), r.lat_min <= bindparam("north")]
+    if "start" in shape.filters:
+        common.append(r.t_max >= bindparam("start_jd"))
+    if "stop" in shape.filters:
+        common.append(r.t_min <= bindparam("stop_jd"))
+    if "min_incidence" in shape.filters:
+        common.append(r.inc_max >= bindparam("min_incidence"))
+    if "max_incidence" in shape.filters:
+        common.append(r.inc_min <= bindparam("max_incidence"))
+    parts = [select(r.id).where(*common, r.lon_max >= bindparam(f"west{k}"), r.lon_min <= bindparam(f"east{k}"))
+             for k in range(shape.windows)]
+    return union(*parts).subquery("hits")  # a box wider than 180 deg can meet two windows
+
+
+def _gist_condition(shape: _Shape) -> Any:
+    """The conditions the PostgreSQL GiST index answers, written as its expressions."""
+    names = ["south", "north"]
+    windows = []
+    for k in range(shape.windows):
+        names += [f"west{k}", f"east{k}"]
+        windows.append(f"{_PG_BOX} && box(point(:west{k}, :south), point(:east{k}, :north))")
+    parts = ["(" + " OR ".join(windows) + ")"]
+    if {"start", "stop", "min_incidence", "max_incidence"} & set(shape.filters):
+        names += ["t0", "t1", "i0", "i1"]
+        parts.append(f"{_PG_TIME_INCIDENCE} && box(point(:t0, :i0), point(:t1, :i1))")
+    if {"min_emission", "max_emission", "min_phase", "max_phase"} & set(shape.filters):
+        names += ["em0", "em1", "ph0", "ph1"]
+        parts.append(f"{_PG_EMISSION_PHASE} && box(point(:em0, :ph0), point(:em1, :ph1))")
+    return text(" AND ".join(parts)).bindparams(*(bindparam(n, type_=Float) for n in names))
+
+
+def _inside_condition(shape: _Shape) -> Any:
+    """SQL: the product's box lies inside the (rectangular) region."""
+    c = _PRODUCTS.c
+    return and_(c.lat_min >= bindparam("south"), c.lat_max <= bindparam("north"),
+                or_(*[and_(c.lon_min >= bindparam(f"west{k}"), c.lon_max <= bindparam(f"east{k}"))
+                      for k in range(shape.windows)]))
+
+
+@functools.lru_cache(maxsize=512)
+def _candidates_statement(shape: _Shape) -> Any:
+    """Region search: (id, box inside the region, footprint where a geometry test is needed) of the
+    candidates, in result order."""
+    c = _PRODUCTS.c
+    conds = _conditions(shape)
+    if shape.rectangular:
+        inside = and_(_inside_condition(shape), c.footprint.is_not(None))
+        stmt = select(c.id, inside, case((inside, null()), else_=c.footprint))
+    else:
+        stmt = select(c.id, false(), c.footprint)
+    if shape.dialect == "sqlite":
+        hits = _rtree_hits(shape)
+        stmt = stmt.select_from(_PRODUCTS.join(hits, hits.c.id == c.id))
+    elif shape.dialect == "postgresql":
+        conds.append(_gist_condition(shape))
+    else:  # no spatial index: the same test on the box columns
+        conds.append(and_(c.lat_max >= bindparam("south"), c.lat_min <= bindparam("north"),
+                          or_(*[and_(c.lon_max >= bindparam(f"west{k}"), c.lon_min <= bindparam(f"east{k}"))
+                                for k in range(shape.windows)])))
+    return stmt.where(*conds).order_by(*_order(shape))
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statements(shape: _Shape) -> tuple[Any, Any]:
+    """Search without a region: (count, one page of items)."""
+    conds = _conditions(shape)
+    count = select(func.count()).select_from(_PRODUCTS).where(*conds)
+    page = (select(*_ITEM_COLUMNS).where(*conds).order_by(*_order(shape))
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+    return count, page
+
+
+_ITEMS_BY_ID = select(*_ITEM_COLUMNS).where(_PRODUCTS.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _rectangular(region: Region) -> bool:
+    """Whether the region is its (unwrapped) bounding box: a drawn box, or a polygon such as a
+    latitude cap around a pole. Only then does a product box inside it need no geometry test."""
+    if region.is_box:
+        return True
+    box_area = (region.lon_max - region.lon_min) * (region.lat_max - region.lat_min)
+    return abs(region.geometry.area - box_area) <= 1e-12 * box_area
+
+
+def _items(connection: Connection, ids: Sequence[int]) -> list[ProductItem]:
+    """The products with these ids, in this order, as plain records."""
+    if not ids:
+        return []
+    found = {row[0]: ProductItem(*row) for row in connection.execute(_ITEMS_BY_ID, {"ids": list(ids)})}
+    return [found[i] for i in ids if i in found]
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
@@ -358,65 +630,12 @@ def _julian_day(value: dt.datetime) -> float:
     return value.timestamp() / 86400.0 + 2440587.5
 
 
-def _spatial_condition(session: Session, region: Region, query: ProductQuery | None = None) -> Any:
-    dialect = session.get_bind().dialect.name
-    windows = region.lon_windows()
-    params: dict[str, float] = {"s": region.lat_min, "n": region.lat_max}
-    if dialect == "sqlite":
-        extra = ""
-        if query is not None:
-            start, stop = _utc(query.start), _utc(query.stop)
-            if start is not None:
-                params["t0"] = _julian_day(start)
-                extra += " AND t_max >= :t0"
-            if stop is not None:
-                params["t1"] = _julian_day(stop)
-                extra += " AND t_min <= :t1"
-            if query.min_incidence is not None:
-                params["i0"] = query.min_incidence
-                extra += " AND inc_max >= :i0"
-            if query.max_incidence is not None:
-                params["i1"] = query.max_incidence
-                extra += " AND inc_min <= :i1"
-        parts = []
-        for k, (w, e) in enumerate(windows):
-            params[f"w{k}"], params[f"e{k}"] = w, e
-            parts.append(f"SELECT id FROM products_rtree WHERE lat_max >= :s AND lat_min <= :n "
-                         f"AND lon_max >= :w{k} AND lon_min <= :e{k}{extra}")
-        sub = text(" UNION ".join(parts)).bindparams(**params).columns(id=Integer).subquery("hits")
-        return Product.id.in_(select(sub.c.id))
-    if dialect == "postgresql":
-        parts = []
-        for k, (w, e) in enumerate(windows):
-            params[f"w{k}"], params[f"e{k}"] = w, e
-            parts.append(f"{_PG_BOX} && box(point(:w{k}, :s), point(:e{k}, :n))")
-        return text("(" + " OR ".join(parts) + ")").bindparams(**params)
-    return and_(Product.lat_max >= region.lat_min, Product.lat_min <= region.lat_max,
-                or_(*[and_(Product.lon_max >= w, Product.lon_min <= e) for w, e in windows]))
-
-
-def _order(sort: str) -> list[Any]:
-    key = (sort or "start_time").strip()
-    descending = key.startswith("-")
-    key = key.lstrip("-+")
-    if key not in SORT_KEYS:
-        raise SearchError(f"cannot sort by {key!r}; use one of {', '.join(SORT_KEYS)} (prefix - for descending)")
-    column = getattr(Product, key)
-    return [column.desc() if descending else column.asc(), Product.id.desc() if descending else Product.id.asc()]
-
-
-def _box_inside(region: Region, lon_min: np.ndarray, lon_max: np.ndarray, lat_min: np.ndarray,
-                lat_max: np.ndarray) -> np.ndarray:
-    """Products whose whole box lies inside a box region (no geometry test needed)."""
-    inside_lat = (lat_min >= region.lat_min) & (lat_max <= region.lat_max)
-    inside = np.zeros(lon_min.shape, dtype=bool)
-    for w, e in region.lon_windows():
-        inside |= (lon_min >= w) & (lon_max <= e)
-    return inside & inside_lat
-
-
 def search_products(session: Session, query: ProductQuery) -> SearchResult:
-    """Products matching every filter of ``query``, one page of them and the total.
+    """Products matching every filter of ``query``: one page of them and the exact total.
+
+    With a region, the spatial index gives the candidates (already filtered by time and angles),
+    the products whose box lies inside a rectangular region are accepted, the footprints of the
+    others are tested with shapely, and only the requested page is then read in full.
 
     Raises
     ------
@@ -429,45 +648,34 @@ def search_products(session: Session, query: ProductQuery) -> SearchResult:
     >>> result = search_products(session, q)
     >>> result.total, [p.product_id for p in result.items[:3]]
     """
-    import time
-
     started = time.perf_counter()
     if not (1 <= query.limit <= 10_000):
         raise SearchError(f"limit must be 1..10000, got {query.limit}")
     if query.offset < 0:
         raise SearchError(f"offset must be >= 0, got {query.offset}")
-    conds = _attribute_conditions(query)
-    order = _order(query.sort)
+    connection = session.connection()
     region = query.region()
-    if region is None:
-        total = session.execute(select(func.count()).select_from(Product).where(*conds)).scalar_one()
-        items = list(session.scalars(select(Product).where(*conds).order_by(*order)
-                                     .limit(query.limit).offset(query.offset)))
-        return SearchResult(int(total), items, query.limit, query.offset, (time.perf_counter() - started) * 1e3)
+    shape, params = _plan(query, region, connection.dialect.name)
 
-    conds.append(_spatial_condition(session, region, query))
-    rows = session.execute(
-        select(Product.id, Product.lon_min, Product.lon_max, Product.lat_min, Product.lat_max, Product.footprint)
-        .where(*conds).order_by(*order)
-    ).all()
-    if rows:
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        box = np.array([(r[1], r[2], r[3], r[4]) for r in rows], dtype=float)
-        keep = _box_inside(region, box[:, 0], box[:, 1], box[:, 2], box[:, 3]) if region.is_box else np.zeros(len(rows), bool)
-        todo = np.flatnonzero(~keep)
-        if todo.size:
-            geoms = shapely.from_wkt([rows[i][5] for i in todo])
-            shapely.prepare(region.geometry)
-            keep[todo] = shapely.intersects(region.geometry, geoms)
-        matched = ids[keep]
-    else:
-        matched = np.empty(0, dtype=np.int64)
-    page = [int(i) for i in matched[query.offset: query.offset + query.limit]]
-    items: list[Product] = []
-    if page:
-        found = {p.id: p for p in session.scalars(select(Product).where(Product.id.in_(page)))}
-        items = [found[i] for i in page if i in found]
-    return SearchResult(int(matched.size), items, query.limit, query.offset, (time.perf_counter() - started) * 1e3)
+    def result(total: int, items: list[ProductItem]) -> SearchResult:
+        return SearchResult(total, items, query.limit, query.offset, (time.perf_counter() - started) * 1e3)
+
+    if region is None:
+        count, page = _page_statements(shape)
+        total = connection.execute(count, params).scalar_one()
+        rows = connection.execute(page, {**params, "limit": query.limit, "offset": query.offset})
+        return result(int(total), [ProductItem(*row) for row in rows])
+
+    rows = connection.execute(_candidates_statement(shape), params).all()
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    keep = np.fromiter((bool(r[1]) for r in rows), dtype=bool, count=len(rows))
+    todo = [k for k, r in enumerate(rows) if r[2] is not None]
+    if todo:
+        shapely.prepare(region.geometry)
+        keep[todo] = shapely.intersects(region.geometry, shapely.from_wkt([rows[k][2] for k in todo]))
+    matched = ids[keep]
+    page_ids = matched[query.offset: query.offset + query.limit].tolist()
+    return result(int(matched.size), _items(connection, page_ids))
 
 
 def get_product(session: Session, product: int) -> Product | None:
