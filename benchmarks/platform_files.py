@@ -227,7 +227,8 @@ class Transfers:
         server = statistics.median(cpu / elapsed for cpu, elapsed in runs) if runs else float("nan")
         per_gib = statistics.median(cpu for cpu, _ in runs) * GiB / self.size if runs else float("nan")
         client = statistics.median(self.client_cpu.get(name, [float("nan")])) * GiB / self.size
-        return (f"{name}_cpu: server {per_gib:.2f} s per GiB (busy {server:.0%} of the time), "
+        probe = " (with the listings of the probe)" if name == "upload_httpx" else ""
+        return (f"{name}_cpu: server {per_gib:.2f} s per GiB{probe} (busy {server:.0%} of the time), "
                 f"client {client:.2f} s per GiB")
 
 
