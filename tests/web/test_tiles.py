@@ -58,6 +58,15 @@ def test_tiles_of_each_layer(client, layer, tms, z, x, y):
     assert (img[..., 3] == 255).mean() > 0.5  # the global DEM covers these tiles
 
 
+@pytest.mark.parametrize("layer", ["elevation", "hillshade", "slope"])
+@pytest.mark.parametrize("tms", ["south_polar", "north_polar"])
+def test_the_polar_maps_show_the_base_layers_down_to_45_degrees(client, layer, tms):
+    # zoom 0 is the whole polar map, 2048 km centred on the pole: LDEM_4 covers all of it
+    assert (_png(client.get(f"/tiles/moon/{layer}/{tms}/0/0/0.png"))[..., 3] == 255).all()
+    for x, y in [(3, 3), (3, 4), (4, 3), (4, 4)]:  # the four zoom-3 tiles meeting at the pole
+        assert (_png(client.get(f"/tiles/moon/{layer}/{tms}/3/{x}/{y}.png"))[..., 3] == 255).all()
+
+
 def test_elevation_tile_colours_follow_the_heights(client):
     # the South Pole-Aitken basin (low) against the far-side highlands (high): different colours
     low = _png(client.get("/tiles/moon/elevation/geographic/3/12/5.png"))
@@ -67,6 +76,7 @@ def test_elevation_tile_colours_follow_the_heights(client):
 
 @pytest.mark.parametrize("path", ["/tiles/moon/elevation/geographic/0/2/0.png", "/tiles/moon/elevation/geographic/0/0/1.png",
                                   "/tiles/moon/elevation/geographic/30/0/0.png", "/tiles/moon/elevation/south_polar/-1/0/0.png",
+                                  "/tiles/moon/elevation/south_polar/16/0/0.png", "/tiles/moon/elevation/north_polar/1/2/0.png",
                                   "/tiles/moon/shadowcam/geographic/4/3/3.png"])
 def test_outside_the_matrix_or_coverage_is_transparent(client, path):
     response = client.get(path)
@@ -95,8 +105,11 @@ def test_descriptions(client):
     assert {"elevation", "hillshade", "slope", "craters", "psrs"} <= set(names)
     tj = client.get("/tiles/moon/slope/south_polar/tilejson.json").json()
     assert tj["tiles"][0].endswith("/tiles/moon/slope/south_polar/{z}/{x}/{y}.png")
-    assert tj["tile_matrix_set"] == "MoonSouthPolarSphere"
+    assert tj["tile_matrix_set"] == "MoonSouthPolarStereographic" and tj["center"] == [0.0, -90.0, 1]
     tms = client.get("/tiles/moon/tms/south_polar").json()
-    assert tms["id"] == "MoonSouthPolarSphere" and len(tms["tileMatrices"]) == 20
+    assert tms["id"] == "MoonSouthPolarStereographic" and len(tms["tileMatrices"]) == 16
+    assert tms["crs"] == "http://www.opengis.net/def/crs/IAU/2015/30135"
+    zoom0 = tms["tileMatrices"][0]
+    assert (zoom0["cellSize"], zoom0["pointOfOrigin"], zoom0["matrixWidth"]) == (8000.0, [-1_024_000.0, 1_024_000.0], 1)
     craters = client.get("/tiles/moon/vector/craters.geojson", params={"bbox": "-10,-10,10,10"}).json()
     assert craters["type"] == "FeatureCollection" and 0 < len(craters["features"]) < 786
