@@ -38,6 +38,17 @@ def bench_settings(data_dir: pathlib.Path):
                     secret_key=SECRET, demo=False, port=0)
 
 
+def server_stack() -> str:
+    """What serves the benchmarks: uvicorn picks httptools and uvloop when they are installed (as
+    ``uvicorn[standard]`` does), h11 and asyncio otherwise."""
+    import importlib.metadata
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn {importlib.metadata.version('uvicorn')} ({http}, {loop})"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-from _server import BenchServer
+from _server import BenchServer, server_stack
 
 CLIENTS = 100
 PASSWORDS = {"alice": "alice-benchmark-password", "bob": "bob-benchmark-password"}
@@ -170,6 +170,7 @@ def main() -> None:
         (static / "small.txt").write_bytes(SMALL)
         profile = tmp / "server.prof" if args.profile else None
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work skews every figure)")
+        print(f"server: {server_stack()}, another process")
         print(f"clients: {CLIENTS} (asyncio + httpx, one connection each), phases of {seconds:.0f} s "
               f"or {max_requests} requests")
         with BenchServer(tmp / "data", users=PASSWORDS, static_dir=static, profile=profile) as server:

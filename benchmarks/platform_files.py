@@ -48,7 +48,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-from _server import BenchServer
+from _server import BenchServer, server_stack
 
 MiB = 1024**2
 GiB = 1024**3
@@ -284,6 +284,7 @@ def main() -> None:
               "(other work skews every figure)")
         print(f"file: {size / MiB:.0f} MiB of random bytes in {tmp} ({time.perf_counter() - t0:.1f} s to write); "
               f"{args.rounds} interleaved rounds, medians")
+        print(f"server: {server_stack()}, another process")
         series = {name: Series(name) for name in (
             "copyfile", "copyfile_fsync", "upload_httpx", "download_httpx", "upload_curl", "download_curl")}
         with BenchServer(tmp / "data", users={"alice": PASSWORD}) as server:
