@@ -1086,7 +1086,8 @@ def bulk_insert_products(session: Session, rows: Iterable[dict[str, Any]], batch
 
     On SQLite the secondary indexes and the R*Tree triggers are dropped during the load and rebuilt
     once at the end (building an index over sorted data beats updating it a million times); other
-    databases insert in batches. Rows must be new (no merging): use :func:`upsert_products` for that.
+    databases insert in batches. The table's planner statistics are refreshed at the end (ANALYZE).
+    Rows must be new (no merging): use :func:`upsert_products` for that.
     """
     connection = session.connection()
     sqlite = connection.dialect.name == "sqlite"
@@ -1110,4 +1111,8 @@ def bulk_insert_products(session: Session, rows: Iterable[dict[str, Any]], batch
         for name, target in _SECONDARY_INDEXES.items():
             connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
         install_spatial_index(connection)  # creates the R*Tree again and fills it from the table
+    # fresh statistics: without them SQLite takes "body = 'moon'" for a selective filter and sorts a
+    # million rows for the first page of the default search (2 s instead of 0.1 s at 1e6 products)
+    if sqlite or connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("ANALYZE products")
     return n

@@ -385,3 +385,20 @@ def test_migration_0003_keeps_every_answer(database_url):
             assert "ix_products_box" in names and "ix_products_box_time_angles" not in names
         assert s.execute(select(func.count()).select_from(Product)).scalar_one() == 400
     db.dispose()
+
+
+def test_a_bulk_load_leaves_planner_statistics(db):
+    """Without statistics SQLite takes ``body = 'moon'`` for a selective filter and sorts every
+    product for the first page of the default search."""
+    with db.session() as s:
+        make_demo_products(s, 300, seed=2)
+        if s.get_bind().dialect.name == "sqlite":
+            stats = dict(s.execute(text("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'products'")).all())
+            assert stats["ix_products_body_instrument"].startswith("300 300")  # one body: not selective
+            plan = s.execute(text("EXPLAIN QUERY PLAN SELECT id FROM products WHERE body = 'moon' "
+                                  "ORDER BY start_time, id LIMIT 10")).all()
+            assert any("ix_products_start_time" in row[-1] for row in plan)
+        else:
+            n = s.execute(text("SELECT count(*) FROM pg_stats WHERE tablename = 'products' "
+                               "AND schemaname = current_schema()")).scalar_one()
+            assert n > 0
