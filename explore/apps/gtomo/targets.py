@@ -16,6 +16,9 @@ import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from explore.astro.tables import TableFormatError, read_table
+from explore.astro.tables import write_table as _write_table
+
 from .integrate import Flag
 
 __all__ = [
@@ -28,33 +31,15 @@ __all__ = [
     "write_table",
 ]
 
-_FORMATS = {
-    ".csv": "ascii.csv",
-    ".ecsv": "ascii.ecsv",
-    ".fits": "fits",
-    ".fit": "fits",
-    ".fts": "fits",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
 _DISTANCE_NAMES = ("distance", "dist")
 
 
-class TargetTableError(ValueError):
+class TargetTableError(TableFormatError):
     """A target table cannot be read or lacks the columns G-Tomo needs."""
 
 
 class NameResolutionError(RuntimeError):
     """An object name could not be resolved to coordinates."""
-
-
-def _format_for(path: pathlib.Path) -> str:
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise TargetTableError(
-            f"cannot tell the format of {path.name!r} from its suffix; use one of {', '.join(sorted(_FORMATS))}"
-        )
-    return fmt
 
 
 def read_targets(path: str | pathlib.Path) -> Table:
@@ -67,39 +52,12 @@ def read_targets(path: str | pathlib.Path) -> Table:
     TargetTableError
         If the suffix is unknown or the file cannot be parsed as that format.
     """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"target table {str(path)!r} does not exist")
-    fmt = _format_for(path)
-    try:
-        if fmt == "fits":
-            table = Table.read(path, format="fits", hdu=1) if _has_table_hdu(path) else Table.read(path, format="fits")
-        else:
-            table = Table.read(path, format=fmt)
-    except Exception as exc:  # astropy raises many types for a corrupt file
-        raise TargetTableError(f"could not read {path.name!r} as {fmt}: {exc}") from exc
-    return table
-
-
-def _has_table_hdu(path: pathlib.Path) -> bool:
-    from astropy.io import fits
-
-    with fits.open(path) as hdul:
-        return len(hdul) > 1 and isinstance(hdul[1], fits.BinTableHDU | fits.TableHDU)
+    return read_table(path, error=TargetTableError)
 
 
 def write_table(table: Table, path: str | pathlib.Path) -> pathlib.Path:
     """Write a table in the format given by the suffix, atomically (temporary file, then rename)."""
-    path = pathlib.Path(path)
-    fmt = _format_for(path)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    out = table.copy(copy_data=False)
-    if fmt == "fits":
-        # FITS headers take short ASCII keys only; keep metadata in the other formats
-        out.meta = {k: v for k, v in out.meta.items() if isinstance(k, str) and len(k) <= 8}
-    out.write(tmp, format=fmt, overwrite=True)
-    tmp.replace(path)
-    return path
+    return _write_table(table, path, TargetTableError)
 
 
 def _column(table: Table, names: tuple[str, ...]) -> str | None:

@@ -14,7 +14,6 @@ the selection can be saved, sent to another app or exported.
 
 from __future__ import annotations
 
-import io
 import pathlib
 from typing import Any
 
@@ -28,6 +27,7 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from explore.astro.filters import get_filter
+from explore.astro.tables import read_table
 from explore.sdk import Session, WorkspaceFile
 from explore.viz.annotate import AnnotationLayer
 from explore.viz.linked import LinkedViews, SelectionActions
@@ -39,7 +39,8 @@ __all__ = ["SPhotView", "band_table"]
 
 hv.extension("bokeh", logo=False)
 
-TABLE_SUFFIXES = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits", ".fit": "fits", ".parquet": "parquet"}
+#: the workspace files offered as photometry or results (".xml" is left out: most are labels, not VOTables)
+TABLE_SUFFIXES = {".csv", ".ecsv", ".fits", ".fit", ".parquet", ".vot"}
 NONE = "(fit in the view)"
 NU_UM = 2.99792458e14  # c in micron / s
 
@@ -133,8 +134,7 @@ class SPhotView(pn.viewable.Viewer):
                 out.append(entry.path)
 
     def _read(self, path: str) -> Table:
-        fmt = TABLE_SUFFIXES[pathlib.PurePosixPath(path).suffix.lower()]
-        return Table.read(io.BytesIO(self.session.read_bytes(path)), format=fmt)
+        return read_table(self.session.read_bytes(path), path)
 
     # ---- loading and fitting ----------------------------------------------------------------------
     @param.depends("photometry_file", "results_file", "grid", "extinction", watch=True)
