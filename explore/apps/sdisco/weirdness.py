@@ -17,17 +17,21 @@ Four estimators in the scikit-learn style (the constructor stores parameters, ``
 
 All distances are Euclidean in the feature space given (normalised spectra or their PCA, see
 :mod:`explore.apps.sdisco.features`). The exact distance scores run as one blocked pass over the
-upper triangle of the distance matrix: float32 matrix products (BLAS) give ``x_i . x_j``, and a numba
-kernel turns each block into distances, adds them to both objects' sums and keeps each object's
-``k`` smallest in a bounded buffer. Nothing of size N x N is ever stored.
+upper triangle of the distance matrix (:func:`distance_scores`): float32 matrix products (BLAS) give
+``x_i . x_j``, and numba kernels turn each block into distances, add them to both objects' sums and
+keep each object's ``k`` smallest in a bounded buffer, on as many threads as there are cores.
+Nothing of size N x N is ever stored.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
 import warnings
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 import numba
@@ -35,8 +39,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
+from threadpoolctl import threadpool_limits
 
-from explore.apps.sdisco.quickselect import quickselect
+from explore.apps.sdisco.quickselect import quickselect, select_smallest
 
 __all__ = [
     "NeighbourWeirdness",
@@ -75,79 +80,145 @@ def _effective_k(k: int, n: int) -> int:
 
 
 # ---- the blocked distance pass ---------------------------------------------------------------------------
-@numba.njit(cache=True, fastmath=True)
-def _push(buf: np.ndarray, cnt: np.ndarray, tau: np.ndarray, i: int, d2: float, k: int) -> None:
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _candidates(v, t, mask, cand):  # noqa: ANN001
+    """Copy the values of ``v`` below ``t`` into ``cand`` and return how many there are.
+
+    A vectorised comparison marks them in ``mask`` (bytes); groups of eight unmarked values are skipped
+    with one 64-bit test, and the marked groups are copied without a branch per value.
+    """
+    n = v.size
+    for b in range(n):
+        mask[b] = v[b] < t
+    words = mask[: n - n % 8].view(np.uint64)
+    h = 0
+    for q in range(words.size):
+        if words[q]:
+            for b in range(8 * q, 8 * q + 8):
+                x = v[b]
+                cand[h] = x
+                h += x < t
+    for b in range(n - n % 8, n):
+        x = v[b]
+        cand[h] = x
+        h += x < t
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge(buf, cnt, tau, i, cand, h, k, scratch):  # noqa: ANN001
+    """Add candidate squared distances to object i's buffer; when it is full, keep the k smallest and
+    lower the object's threshold ``tau`` to the largest of them."""
+    row = buf[i]
+    cap = row.size
     c = cnt[i]
-    buf[i, c] = d2
-    c += 1
-    if c == buf.shape[1]:
-        row = buf[i]
-        quickselect(row, 0, c, k - 1)
-        tau[i] = row[k - 1]
-        c = k
+    t = tau[i]
+    for q in range(h):
+        x = cand[q]
+        row[c] = x
+        c += x < t  # no branch on the value: after a selection about half the candidates fail
+        if c == cap:
+            t = select_smallest(row, c, k, scratch)
+            c = k
     cnt[i] = c
+    tau[i] = t
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True)
-def _rows_pass(G, ni, nj, i0, j0, same, rowsum, buf, cnt, tau, k):  # noqa: ANN001
-    """Rows of block I against columns of block J: sums and k-smallest buffers of the I objects."""
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _block_rows(G, ni, nj, i0, same, total, rowsum, buf, cnt, tau, k, mask, cand, scratch):  # noqa: ANN001
+    """Turn a block of dot products into squared distances in place (rows: objects ``i0 + a``), add each
+    row's distances to its sum and offer the row's values below its threshold to its buffer."""
     b1, b2 = G.shape
     two = np.float32(2.0)
     zero = np.float32(0.0)
-    for a in numba.prange(b1):
-        i = i0 + a
+    for a in range(b1):
+        g = G[a]
         na = ni[a]
-        d2 = np.empty(b2, np.float32)
-        s = np.float32(0.0)
-        for b in range(b2):  # vectorised: no branches
-            v = max(na + nj[b] - two * G[a, b], zero)
-            d2[b] = v
-            s += np.sqrt(v)
-        if same:
-            s -= np.sqrt(d2[a])
-            d2[a] = np.inf
-        rowsum[i] += s
-        if k > 0:
-            t = tau[i]
+        i = i0 + a
+        if total:
+            s = np.float32(0.0)
+            for b in range(b2):  # vectorised
+                x = max(na + nj[b] - two * g[b], zero)
+                g[b] = x
+                s += np.sqrt(x)
+            if same:
+                s -= np.sqrt(g[a])
+            rowsum[i] += s
+        else:
             for b in range(b2):
-                if d2[b] < t:
-                    _push(buf, cnt, tau, i, d2[b], k)
-                    t = tau[i]
+                g[b] = max(na + nj[b] - two * g[b], zero)
+        if same:
+            g[a] = np.float32(np.inf)
+        if k > 0:
+            h = _candidates(g, tau[i], mask[:b2], cand)
+            if h:
+                _merge(buf, cnt, tau, i, cand, h, k, scratch)
 
 
-@numba.njit(parallel=True, cache=True, fastmath=True)
-def _cols_pass(G, ni, nj, i0, j0, rowsum, buf, cnt, tau, k):  # noqa: ANN001
-    """Columns of block J against rows of block I (the transposed half), read in row-major tiles."""
-    b1, b2 = G.shape
-    tile = 64
-    two = np.float32(2.0)
-    zero = np.float32(0.0)
-    n_tiles = (b2 + tile - 1) // tile
-    for t_idx in numba.prange(n_tiles):
-        c0 = t_idx * tile
-        c1 = min(b2, c0 + tile)
-        w = c1 - c0
-        sums = np.zeros(w, np.float32)
-        d2 = np.empty(w, np.float32)
-        thr = np.empty(w, np.float32)
-        for b in range(w):
-            thr[b] = tau[j0 + c0 + b] if k > 0 else np.float32(-1.0)
-        for a in range(b1):
-            na = ni[a]
-            hit = False
-            for b in range(w):  # vectorised: no branches
-                v = max(na + nj[c0 + b] - two * G[a, c0 + b], zero)
-                d2[b] = v
-                sums[b] += np.sqrt(v)
-                hit |= v < thr[b]
-            if hit:
+@numba.njit(cache=True, nogil=True)
+def _merge_grouped(vals, cols, h, w, j0, buf, cnt, tau, k, grouped, counts, scratch):  # noqa: ANN001
+    """Merge candidates tagged with their column (0 <= col < w) into the buffers of objects ``j0 + col``,
+    grouped by column first (a counting sort) so that each buffer is visited once."""
+    counts[: w + 1] = 0
+    for q in range(h):
+        counts[cols[q] + 1] += 1
+    for b in range(w):
+        counts[b + 1] += counts[b]
+    for q in range(h):
+        b = cols[q]
+        grouped[counts[b]] = vals[q]
+        counts[b] += 1
+    start = 0
+    for b in range(w):
+        stop = counts[b]
+        if stop > start:
+            _merge(buf, cnt, tau, j0 + b, grouped[start:stop], stop - start, k, scratch)
+        start = stop
+
+
+@numba.njit(cache=True, fastmath=True, nogil=True)
+def _block_cols(D, j0, total, rowsum, buf, cnt, tau, k, mask, sums, thr, vals, cols, grouped, counts, scratch):  # noqa: ANN001
+    """The same for the block's columns (objects ``j0 + b``), reading the squared distances row by row:
+    candidates are collected with their column, then merged column by column."""
+    b1, w = D.shape
+    sums = sums[:w]
+    thr = thr[:w]
+    mask = mask[:w]
+    words = mask[: w - w % 8].view(np.uint64)
+    sums[:] = 0.0
+    for b in range(w):
+        thr[b] = tau[j0 + b] if k > 0 else np.float32(-1.0)
+    h = 0
+    for a in range(b1):
+        row = D[a]
+        if total:
+            for b in range(w):
+                sums[b] += np.sqrt(row[b])
+        if k > 0:
+            if h + w > vals.size:
+                _merge_grouped(vals, cols, h, w, j0, buf, cnt, tau, k, grouped, counts, scratch)
+                h = 0
                 for b in range(w):
-                    if d2[b] < thr[b]:
-                        j = j0 + c0 + b
-                        _push(buf, cnt, tau, j, d2[b], k)
-                        thr[b] = tau[j]
+                    thr[b] = tau[j0 + b]
+            for b in range(w):
+                mask[b] = row[b] < thr[b]
+            for q in range(words.size):
+                if words[q]:
+                    for b in range(8 * q, 8 * q + 8):
+                        x = row[b]
+                        vals[h] = x
+                        cols[h] = b
+                        h += x < thr[b]
+            for b in range(w - w % 8, w):
+                x = row[b]
+                vals[h] = x
+                cols[h] = b
+                h += x < thr[b]
+    if total:
         for b in range(w):
-            rowsum[j0 + c0 + b] += sums[b]
+            rowsum[j0 + b] += sums[b]
+    if h:
+        _merge_grouped(vals, cols, h, w, j0, buf, cnt, tau, k, grouped, counts, scratch)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -166,28 +237,63 @@ def _finish_knn(buf, cnt, k):  # noqa: ANN001
     return out
 
 
-def _initial_threshold(X: np.ndarray, norms: np.ndarray, k: int, block_size: int) -> np.ndarray:
-    """An upper bound on each object's k-th smallest squared distance: the k-th smallest over a random
-    reference sample (a subset's k-th smallest can only be larger). Starting from it, the selection
-    buffers see few candidates from the first block on, so they are rarely compacted."""
-    n = X.shape[0]
-    m = min(n, max(8 * k, 2048))
-    if m >= n:
-        return np.full(n, np.inf, np.float32)
-    ref = np.sort(np.random.default_rng(12345).choice(n, m, replace=False))
-    R, nR = X[ref], norms[ref]
-    out = np.empty(n, np.float32)
-    for start in range(0, n, block_size):
-        stop = min(n, start + block_size)
-        d2 = nR[None, :] + norms[start:stop, None] - np.float32(2.0) * (X[start:stop] @ R.T)
-        rows = np.arange(start, stop)
-        pos = np.searchsorted(ref, rows)
-        own = (pos < m) & (ref[np.minimum(pos, m - 1)] == rows)
-        d2[np.flatnonzero(own), pos[own]] = np.inf
-        # the k-th smallest of the others; the bound needs k of them, hence rank k (0-based k - 1)
-        out[start:stop] = np.partition(d2, k - 1, axis=1)[:, k - 1]
-    # a hair above, so that float rounding never drops a true neighbour
-    return np.nextafter(out * np.float32(1 + 1e-5), np.float32(np.inf))
+def _block_pairs(n_blocks: int) -> list[tuple[int, int]]:
+    """Every pair of blocks once, in rounds of pairs sharing no block (the circle method of round-robin
+    tournaments), the diagonal blocks first: pairs of one round can run at the same time without two
+    threads ever touching the same object."""
+    pairs = [(b, b) for b in range(n_blocks)]
+    m = n_blocks + n_blocks % 2
+    ring = list(range(m))
+    for _ in range(m - 1):
+        for p in range(m // 2):
+            a, b = ring[p], ring[m - 1 - p]
+            if a < n_blocks and b < n_blocks:
+                pairs.append((min(a, b), max(a, b)))
+        ring = [ring[0], ring[-1], *ring[1:-1]]
+    return pairs
+
+
+class _Schedule:
+    """Hands out block pairs to worker threads. A pair is given out only when it is the next pending pair
+    of both its blocks and neither block is in use: every object then sees the blocks in the same order
+    whatever the threads do, so the sums and the buffers, hence the scores, are the same bit for bit."""
+
+    def __init__(self, n_blocks: int) -> None:
+        self.pending = _block_pairs(n_blocks)
+        self.total = len(self.pending)
+        self.queues: list[deque[int]] = [deque() for _ in range(n_blocks)]
+        for p, (a, b) in enumerate(self.pending):
+            self.queues[a].append(p)
+            if b != a:
+                self.queues[b].append(p)
+        self.index = {pair: p for p, pair in enumerate(self.pending)}
+        self.cond = threading.Condition()
+        self.stopped = False
+        self.done = 0
+
+    def take(self) -> tuple[int, int] | None:
+        with self.cond:
+            while not self.stopped and self.pending:
+                for pos, (a, b) in enumerate(self.pending[:64]):
+                    p = self.index[(a, b)]
+                    if self.queues[a][0] == p and self.queues[b][0] == p:
+                        del self.pending[pos]
+                        return a, b
+                self.cond.wait()
+            return None
+
+    def finish(self, a: int, b: int) -> None:
+        with self.cond:
+            self.queues[a].popleft()
+            if b != a:
+                self.queues[b].popleft()
+            self.done += 1
+            self.cond.notify_all()
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.cond.notify_all()
 
 
 def distance_scores(
@@ -195,10 +301,21 @@ def distance_scores(
     *,
     k: int | None = 250,
     total: bool = True,
-    block_size: int = 2048,
+    block_size: int = 768,
+    n_jobs: int | None = None,
     progress: Progress = None,
 ) -> dict[str, np.ndarray]:
     """Exact mean distance to all others and to the ``k`` nearest neighbours, in one blocked pass.
+
+    The distance matrix is cut into blocks of ``block_size`` objects; each pair of blocks (the upper
+    triangle only) is one float32 matrix product ``x_i . x_j`` followed by a numba pass that turns it into
+    squared distances, adds their square roots to both objects' sums and offers the values below each
+    object's current threshold to its buffer of candidates. A full buffer keeps its ``k`` smallest and
+    lowers the threshold to the largest of them, so after the first blocks few values pass. The
+    neighbours are selected on squared distances; only the ``k`` selected get a square root when the
+    total score is not wanted. Worker threads take pairs of blocks that share no object (the GIL is
+    released in BLAS and in the numba kernels), and a block is small enough to stay in a core's cache
+    between the product and the pass. Nothing of size N x N is stored.
 
     Parameters
     ----------
@@ -208,11 +325,15 @@ def distance_scores(
     k : int or None
         Neighbours for the k-NN score; None skips it. Clipped to ``N - 1`` with a warning.
     total : bool
-        Whether to return the total score (it costs nothing extra once the block is computed).
+        Whether to return the total score (it costs a square root per pair).
     block_size : int
-        Objects per block; the work is ``(N / block_size)^2 / 2`` matrix products.
+        Objects per block; the work is ``(N / block_size)^2 / 2`` matrix products. Blocks of a few
+        hundred keep the products at full speed and a block of distances near a core's cache.
+    n_jobs : int or None
+        Worker threads; None uses every CPU this process may run on. The scores do not depend on it.
     progress : callable(fraction), optional
-        Called after each row of blocks (the app's STOP takes effect there).
+        Called about twice a second from the calling thread; an exception it raises (the app's STOP)
+        stops the workers after their current block and is raised again.
 
     Returns
     -------
@@ -221,33 +342,66 @@ def distance_scores(
     """
     X = _check_features(X)
     n = X.shape[0]
+    if block_size < 1:
+        raise ValueError(f"block_size must be at least 1, got {block_size}")
     X = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
     norms = np.einsum("ij,ij->i", X, X, dtype=np.float64).astype(np.float32)
     kk = 0 if k is None else _effective_k(k, n)
-    # a wider buffer means fewer compactions (each a quickselect); bounded to ~256 MB in all
-    cap = kk + max(kk, min(1024, 2**26 // n)) if kk else 1
+    # room for as many new candidates as kept ones (at least 128) between two selections
+    cap = kk + max(kk, 128) if kk else 1
     buf = np.empty((n if kk else 1, cap), np.float32)
     cnt = np.zeros(n if kk else 1, np.int64)
     tau = np.full(n if kk else 1, np.inf, np.float32)
     rowsum = np.zeros(n)
-    if kk:
-        tau[:] = _initial_threshold(X, norms, kk, block_size)
-    starts = list(range(0, n, block_size))
-    total_blocks = len(starts) * (len(starts) + 1) // 2
-    done = 0
-    for bi, i0 in enumerate(starts):
-        i1 = min(n, i0 + block_size)
-        XI, nI = X[i0:i1], norms[i0:i1]
-        for j0 in starts[bi:]:
-            j1 = min(n, j0 + block_size)
-            G = XI @ X[j0:j1].T
-            same = j0 == i0
-            _rows_pass(G, nI, norms[j0:j1], i0, j0, same, rowsum, buf, cnt, tau, kk)
-            if not same:
-                _cols_pass(G, nI, norms[j0:j1], i0, j0, rowsum, buf, cnt, tau, kk)
-            done += 1
+    bs = min(block_size, n)
+    n_blocks = -(-n // bs)
+    schedule = _Schedule(n_blocks)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_workers = max(1, min(n_jobs or available, n_blocks))
+
+    def work() -> None:
+        G = np.empty((bs, bs), np.float32)
+        mask = np.empty(bs, np.uint8)
+        cand = np.empty(bs, np.float32)
+        sums = np.empty(bs)
+        thr = np.empty(bs, np.float32)
+        scratch = np.empty(cap, np.float32)
+        room = max(2 * bs, 2**16) if kk else 1  # column candidates collected before a merge
+        vals = np.empty(room, np.float32)
+        cols = np.empty(room, np.int32)
+        grouped = np.empty(room, np.float32)
+        counts = np.empty(bs + 1, np.int64)
+        while (pair := schedule.take()) is not None:
+            a, b = pair
+            i0, i1 = a * bs, min(n, (a + 1) * bs)
+            j0, j1 = b * bs, min(n, (b + 1) * bs)
+            g = G[: i1 - i0, : j1 - j0]
+            np.matmul(X[i0:i1], X[j0:j1].T, out=g)
+            _block_rows(g, norms[i0:i1], norms[j0:j1], i0, a == b, total, rowsum, buf, cnt, tau, kk,
+                        mask, cand, scratch)
+            if a != b:
+                _block_cols(g, j0, total, rowsum, buf, cnt, tau, kk, mask, sums, thr, vals, cols, grouped,
+                            counts, scratch)
+            schedule.finish(a, b)
+
+    if n_workers == 1:
+        work()  # BLAS may use its own threads for the products
         if progress is not None:
-            progress(done / total_blocks)
+            progress(1.0)
+    else:
+        # one BLAS thread per product: the workers keep the cores busy without BLAS's thread hand-offs
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_workers) as pool:
+            running = {pool.submit(work) for _ in range(n_workers)}
+            try:
+                while running:
+                    finished, running = wait(running, timeout=0.5, return_when=FIRST_EXCEPTION)
+                    for f in finished:
+                        f.result()  # a worker's exception, raised here
+                    if progress is not None:
+                        progress(schedule.done / schedule.total)
+            except BaseException:
+                schedule.stop()
+                raise
     out: dict[str, np.ndarray] = {}
     if total:
         out["total"] = rowsum / (n - 1)
@@ -287,7 +441,7 @@ class TotalWeirdness(BaseEstimator):
     Techniques* (1977), ch. 2 (mean of a simple random sample without replacement).
     """
 
-    def __init__(self, method: str = "exact", n_reference: int = 4096, block_size: int = 2048,
+    def __init__(self, method: str = "exact", n_reference: int = 4096, block_size: int = 768,
                  random_state: int | None = None) -> None:
         self.method = method
         self.n_reference = n_reference
@@ -377,7 +531,7 @@ class NeighbourWeirdness(BaseEstimator):
     (PKDD, the mean over the k nearest).
     """
 
-    def __init__(self, k: int = 250, block_size: int = 2048) -> None:
+    def __init__(self, k: int = 250, block_size: int = 768) -> None:
         self.k = k
         self.block_size = block_size
 

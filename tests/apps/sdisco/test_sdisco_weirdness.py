@@ -14,6 +14,7 @@ from explore.apps.sdisco.weirdness import (
     SpatialWeirdness,
     TotalWeirdness,
     WeirdnessForest,
+    _block_pairs,
     distance_scores,
     forest_weirdness_all_pairs,
 )
@@ -39,6 +40,59 @@ def test_exact_total_and_knn_equal_brute_force(data, block):
     np.testing.assert_allclose(out["total"], D.sum(1) / (len(X) - 1), rtol=2e-5)
     # single precision: near neighbours to a relative 1e-4
     np.testing.assert_allclose(out["knn"], np.sort(D, 1)[:, 1:21].mean(1), rtol=1e-4)
+
+
+def test_scores_are_identical_on_any_number_of_threads(data):
+    X, _ = data
+    runs = [distance_scores(X, k=20, block_size=64, n_jobs=jobs) for jobs in (1, 2, 3)]
+    for other in runs[1:]:
+        assert np.array_equal(other["total"], runs[0]["total"])
+        assert np.array_equal(other["knn"], runs[0]["knn"])
+
+
+def test_knn_only_and_total_only_equal_brute_force(data):
+    X, D = data
+    knn = distance_scores(X, k=20, total=False, block_size=100)
+    assert set(knn) == {"knn"}
+    np.testing.assert_allclose(knn["knn"], np.sort(D, 1)[:, 1:21].mean(1), rtol=1e-4)
+    tot = distance_scores(X, k=None, block_size=100)
+    assert set(tot) == {"total"}
+    np.testing.assert_allclose(tot["total"], D.sum(1) / (len(X) - 1), rtol=2e-5)
+
+
+def test_many_candidates_in_one_block_are_merged_exactly():
+    # two blocks of 900: the first off-diagonal block offers about half its 810,000 distances to the
+    # column buffers, many times the room collected between two merges
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(1800, 10)).astype(np.float32)
+    D = cdist(X, X)
+    out = distance_scores(X, k=300, block_size=900)
+    np.testing.assert_allclose(out["knn"], np.sort(D, 1)[:, 1:301].mean(1), rtol=1e-4)
+    np.testing.assert_allclose(out["total"], D.sum(1) / 1799, rtol=2e-5)
+
+
+def test_block_pairs_cover_the_upper_triangle_in_rounds_without_shared_blocks():
+    for n_blocks in (1, 2, 5, 8):
+        pairs = _block_pairs(n_blocks)
+        assert sorted(pairs) == [(a, b) for a in range(n_blocks) for b in range(a, n_blocks)]
+        off = pairs[n_blocks:]
+        per_round = max(1, n_blocks // 2)  # an odd block out sits each round out
+        for r in range(0, len(off), per_round):
+            blocks = [b for pair in off[r: r + per_round] for b in pair]
+            assert len(blocks) == len(set(blocks))
+
+
+def test_an_exception_from_progress_stops_the_pass(data):
+    X, _ = data
+    calls = []
+
+    def stop(fraction):
+        calls.append(fraction)
+        raise KeyboardInterrupt("STOP")
+
+    with pytest.raises(KeyboardInterrupt, match="STOP"):
+        distance_scores(X, k=20, block_size=32, n_jobs=2, progress=stop)
+    assert len(calls) == 1
 
 
 def test_estimators_match_the_kernel(data):
