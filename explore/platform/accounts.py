@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from explore.platform.db import Database, utcnow
 from explore.platform.errors import BadRequest, Conflict, NotFound, TooManyAttempts, Unauthorized
@@ -276,7 +276,11 @@ class Accounts:
             raise Unauthorized("no credentials")
         now = utcnow()
         with self.db.session() as s:
-            token = s.scalar(select(Token).where(Token.token_hash == hash_token(secret), Token.kind == kind))
+            # this runs on every request: the user comes joined, the group names in one more query, and
+            # not the other members of those groups (which the groups' relationship would load by default)
+            token = s.scalar(select(Token)
+                             .options(joinedload(Token.user).selectinload(User.groups).lazyload(Group.members))
+                             .where(Token.token_hash == hash_token(secret), Token.kind == kind))
             if token is None or (token.expires is not None and token.expires < now) or not token.user.active:
                 raise Unauthorized("the token is invalid or has expired")
             if token.last_used is None or (now - token.last_used).total_seconds() > 60:
