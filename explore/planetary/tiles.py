@@ -15,7 +15,10 @@ A tile is read with rio-tiler, which warps the source raster with GDAL straight 
 own 256 x 256 grid (so each tile pixel is the source's value at the pixel's centre, with no second
 resampling) using the exact coordinate transformation: GDAL's default approximation, linear
 between a few points of each row, picks the wrong source column near a pole, where longitude turns
-fast across a tile. The tile is then coloured with a colour map and encoded as PNG.
+fast across a tile. A global lon/lat raster (LDEM_4 and the maps derived from it, the albedo
+mosaic) in a polar tile is instead sampled at each tile pixel's lon/lat (:func:`sample_lonlat`),
+wrapping across its edge meridian, which GDAL's warper does not do. The tile is then coloured with
+a colour map and encoded as PNG.
 
 A :class:`Layer` is an ordered list of :class:`Source` rasters, coarse to fine. Each tile starts
 from the coarsest source and lets every finer source paint over it where it has data, provided
@@ -42,6 +45,7 @@ import morecantile
 import numpy as np
 import rasterio
 import rasterio.transform
+import rasterio.windows
 from PIL import Image
 
 # imported here, not lazily in the tile threads: concurrent first imports of rio_tiler.io race
@@ -68,6 +72,8 @@ __all__ = [
     "colormap_lut",
     "encode_png",
     "tile_pixel_size_m",
+    "is_global_lonlat",
+    "sample_lonlat",
 ]
 
 DATA = pathlib.Path(__file__).with_name("data")
@@ -93,6 +99,8 @@ POLAR_MAXZOOM = 15
 #: GDAL's tolerance (source pixels) when approximating the warp transformation; rasterio refuses
 #: 0, and this small a value makes GDAL transform every pixel exactly
 _WARP_TOLERANCE_PX = 1e-6
+#: global lon/lat rasters up to this many pixels are kept in memory by a renderer (32 MB each)
+_KEEP_WHOLE_PX = 8_000_000
 
 
 class TileError(ValueError):
@@ -258,6 +266,95 @@ class Layer:
         }
 
 
+# --------------------------------------------------------------------------------------------
+# global lon/lat rasters in the polar tiles
+
+
+def is_global_lonlat(dataset: Any) -> bool:
+    """Whether an open rasterio dataset is a north-up lon/lat grid spanning 360 deg of longitude."""
+    t = dataset.transform
+    return bool(dataset.crs is not None and dataset.crs.is_geographic and t.b == 0 and t.d == 0
+                and math.isclose(abs(t.a) * dataset.width, 360.0, rel_tol=1e-9))
+
+
+def _pixel_lonlat(tms: morecantile.TileMatrixSet, bounds: Any, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lon/lat (degrees) of the centres of a tile's pixels, rows from the top."""
+    cell_x = (bounds.right - bounds.left) / size
+    cell_y = (bounds.top - bounds.bottom) / size
+    x, y = np.meshgrid(bounds.left + (np.arange(size) + 0.5) * cell_x, bounds.top - (np.arange(size) + 0.5) * cell_y)
+    lon, lat = _to_lonlat(tms.id).transform(x, y)
+    return np.asarray(lon), np.asarray(lat)
+
+
+@lru_cache(maxsize=8)
+def _to_lonlat(identifier: str) -> Any:
+    from pyproj import Transformer
+
+    crs = _load_tms(identifier).crs._pyproj_crs
+    return Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
+
+
+def _read_values(dataset: Any, window: Any = None) -> np.ndarray:
+    """Band 1 as float32 physical values (scale and offset applied), NaN where there is no data."""
+    band = dataset.read(1, window=window, masked=True)
+    values = band.astype("float32").filled(np.nan)
+    scale, offset = dataset.scales[0], dataset.offsets[0]
+    return values * np.float32(scale) + np.float32(offset) if (scale, offset) != (1.0, 0.0) else values
+
+
+def sample_lonlat(dataset: Any, lon: np.ndarray, lat: np.ndarray, method: str = "bilinear",
+                  values: np.ndarray | None = None) -> np.ma.MaskedArray:
+    """Values of a global lon/lat raster (see :func:`is_global_lonlat`) at points, wrapping in longitude.
+
+    GDAL's warper does not know that such a raster is continuous across its edge meridian: tiles of
+    the polar maps showed a step along that meridian, and tiles beside it came out blurred (their
+    source window spans every column, and GDAL widens its kernel by the ratio). Sampling the grid
+    at each tile pixel's lon/lat has neither problem. ``nearest`` is the pixel holding the point (as
+    ``rasterio``'s ``sample``); ``bilinear`` weighs the four nearest pixel centres, across the
+    edge meridian too, and over the valid ones only where some are no-data. Rows beyond the first
+    and last centres (within half a pixel of the poles) repeat the edge row. Scale and offset are
+    applied; no-data is masked. ``values``: the whole band as read by the caller, if it keeps it.
+    """
+    t = dataset.transform
+    h, w = dataset.height, dataset.width
+    shape = np.shape(lon)
+    if method == "nearest":
+        row, col = rasterio.transform.rowcol(t, lon, lat, op=np.floor)
+        rows = [np.clip(np.reshape(row, shape), 0, h - 1).astype(np.int64)]
+        cols = [np.mod(np.reshape(col, shape), w).astype(np.int64)]
+        weights = [np.ones(shape)]
+    elif method == "bilinear":
+        col_f = (np.asarray(lon) - t.c) / t.a - 0.5  # in pixel-centre units
+        row_f = (np.asarray(lat) - t.f) / t.e - 0.5
+        c0, r0 = np.floor(col_f), np.floor(row_f)
+        fx, fy = col_f - c0, row_f - r0
+        west = np.mod(c0, w).astype(np.int64)
+        east = np.where(west == w - 1, 0, west + 1)  # across the edge meridian
+        north = np.clip(r0, 0, h - 1).astype(np.int64)
+        south = np.clip(r0 + 1, 0, h - 1).astype(np.int64)
+        rows, cols = [north, north, south, south], [west, east, west, east]
+        weights = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy]
+    else:
+        raise TileError(f"resampling {method!r} is not available for a global lon/lat raster; use nearest or bilinear")
+    if values is None:  # only the rows the points need
+        top = int(min(r.min() for r in rows))
+        bottom = int(max(r.max() for r in rows))
+        values = _read_values(dataset, rasterio.windows.Window(0, top, w, bottom - top + 1))
+    else:
+        top = 0
+    flat = values.ravel()
+    total = np.zeros(shape)
+    weight = np.zeros(shape)
+    for r, c, wt in zip(rows, cols, weights, strict=True):
+        v = flat[(r - top) * w + c].astype("float64")
+        ok = np.isfinite(v)
+        total += np.where(ok, v * wt, 0.0)
+        weight += np.where(ok, wt, 0.0)
+    valid = weight > 0
+    out = np.where(valid, total / np.where(valid, weight, 1.0), 0.0).astype("float32")
+    return np.ma.MaskedArray(out, mask=~valid)
+
+
 class TileRenderer:
     """Cuts, colours and caches tiles of a set of layers.
 
@@ -280,6 +377,7 @@ class TileRenderer:
         self.tile_size = tile_size
         self._cache: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
         self._extent: dict[tuple[pathlib.Path, str], tuple[float, float, float, float] | None] = {}
+        self._wholes: dict[pathlib.Path, np.ndarray] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -329,6 +427,8 @@ class TileRenderer:
         # resolution first and then resample that to 256 x 256, moving values by a fraction of a pixel
         grid = {"transform": rasterio.transform.from_bounds(*tile_bounds, size, size), "width": size,
                 "height": size, "tolerance": _WARP_TOLERANCE_PX}
+        polar = tms.id in _POLAR.values()
+        lonlat = None  # the tile pixels' lon/lat, computed when a global lon/lat source needs them
         for src in lyr.sources:
             if pixel_m > src.max_pixel_m:
                 continue
@@ -339,9 +439,14 @@ class TileRenderer:
             ):
                 continue
             with rasterio.open(src.path) as dataset:
-                img = read(dataset, dst_crs=dst_crs, width=size, height=size, vrt_options=grid,
-                           resampling_method=src.resampling, reproject_method=src.resampling, unscale=True)
-            arr = img.array[0]
+                if polar and is_global_lonlat(dataset):
+                    if lonlat is None:
+                        lonlat = _pixel_lonlat(tms, tile_bounds, size)
+                    arr = sample_lonlat(dataset, *lonlat, method=src.resampling, values=self._whole(src, dataset))
+                else:
+                    arr = read(dataset, dst_crs=dst_crs, width=size, height=size, vrt_options=grid,
+                               resampling_method=src.resampling, reproject_method=src.resampling,
+                               unscale=True).array[0]
             valid = ~np.ma.getmaskarray(arr)
             if not valid.any():
                 continue
@@ -353,6 +458,20 @@ class TileRenderer:
             out[valid] = values[valid]
             painted = True
         return out if painted else None
+
+    def _whole(self, src: Source, dataset: Any) -> np.ndarray | None:
+        """A small global raster's values, read once and kept (a few MB for LDEM_4 and the maps
+        made from it); None for a raster too large to keep, which is read row band by row band."""
+        if dataset.width * dataset.height > _KEEP_WHOLE_PX:
+            return None
+        key = pathlib.Path(src.path)
+        with self._lock:
+            values = self._wholes.get(key)
+        if values is None:
+            values = _read_values(dataset)
+            with self._lock:
+                self._wholes[key] = values
+        return values
 
     def _source_extent(self, src: Source, tms: morecantile.TileMatrixSet) -> tuple[float, float, float, float] | None:
         """The source's bounds in the tile matrix set's CRS, for skipping tiles it cannot touch.

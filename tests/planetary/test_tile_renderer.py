@@ -97,9 +97,48 @@ def test_polar_tile_pixels_are_the_dem_at_their_lon_lat(renderer, dem_tif, tms_n
     values = renderer.values("dem", tms_name, z, x, y)  # nearest neighbour: a pixel of the DEM
     lon, lat = _pixel_lonlat(tile_matrix_set(tms_name), z, x, y)
     with rasterio.open(path) as ds:  # the DEM's pixel holding each tile pixel's centre
-        expected = np.array([v[0] for v in ds.sample(zip(lon.ravel(), lat.ravel()))]).reshape(256, 256)
+        expected = np.array([v[0] for v in ds.sample(zip(lon.ravel(), lat.ravel(), strict=True))]).reshape(256, 256)
     assert np.isfinite(values).all()  # the global DEM covers every tile of the polar maps
     assert np.array_equal(values, expected), f"{(values != expected).mean():.1%} of the pixels differ"
+
+
+@pytest.mark.parametrize("tms_name,z,x,y", POLAR_TILES)
+def test_bilinear_polar_tiles_interpolate_across_the_180_degree_meridian(dem_tif, tms_name, z, x, y):
+    # GDAL's warper does not wrap a global raster: it left a step along the 180 deg meridian and
+    # blurred the tiles west of it; the tiles must be the DEM interpolated at each pixel's lon/lat
+    path, dem = dem_tif
+    bilinear = TileRenderer({"dem": Layer("dem", "DEM", [Source(path, resampling="bilinear")], 0, 1)})
+    values = bilinear.values("dem", tms_name, z, x, y)
+    lon, lat = _pixel_lonlat(tile_matrix_set(tms_name), z, x, y)
+    expected = dem.sample(lon, lat, method="bilinear")  # wraps from the last column to the first
+    assert np.allclose(values, expected, rtol=1e-6, atol=1e-3)
+
+
+@pytest.mark.parametrize("z", [6, 8, 10])
+def test_polar_tile_pixels_are_the_shadowcam_image_at_their_place(test_data, z):
+    # a source in its own polar stereographic CRS goes through GDAL's warper: each tile pixel is
+    # the image's pixel holding the tile pixel's centre
+    import rasterio
+    from pyproj import Transformer
+
+    path = test_data / "lunar" / "south_pole" / "SDC60_COG" / "M013292658S.60m.COG.tif"
+    renderer = TileRenderer({"sc": Layer("sc", "SC", [Source(path, resampling="nearest")], 0, 1)})
+    tms = tile_matrix_set("south_polar")
+    with rasterio.open(path) as ds:
+        image = ds.read(1)
+        # the image's no-data is -3.4e38 (GDAL compares float32 no-data with a tolerance)
+        rows, cols = np.nonzero(~np.isclose(image, ds.nodata, rtol=1e-6))
+        k = len(rows) // 2  # a pixel with data: most of this frame is no-data
+        tile = tms.tile(*tms.lnglat(*ds.xy(rows[k], cols[k])), z)
+        lon, lat = _pixel_lonlat(tms, tile.z, tile.x, tile.y)
+        x, y = Transformer.from_crs(tms.crs._pyproj_crs.geodetic_crs, ds.crs.to_wkt(), always_xy=True).transform(lon, lat)
+        expected = np.array([v[0] for v in ds.sample(zip(x.ravel(), y.ravel(), strict=True))],
+                            dtype="float32").reshape(256, 256)
+        inside = (x > ds.bounds.left) & (x < ds.bounds.right) & (y > ds.bounds.bottom) & (y < ds.bounds.top)
+        expected[~inside | np.isclose(expected, ds.nodata, rtol=1e-6)] = np.nan
+    values = renderer.values("sc", "south_polar", tile.z, tile.x, tile.y)
+    assert np.isfinite(values).sum() > 100
+    assert np.array_equal(values, expected, equal_nan=True)
 
 
 def test_polar_albedo_tile_is_the_mosaic_at_its_lon_lat(shared_data):
@@ -114,7 +153,7 @@ def test_polar_albedo_tile_is_the_mosaic_at_its_lon_lat(shared_data):
         values = renderer.values("albedo", "south_polar", z, x, y)
         lon, lat = _pixel_lonlat(tms, z, x, y)
         with rasterio.open(path) as ds:
-            expected = np.array([v[0] for v in ds.sample(zip(lon.ravel(), lat.ravel()))], dtype="float32").reshape(256, 256)
+            expected = np.array([v[0] for v in ds.sample(zip(lon.ravel(), lat.ravel(), strict=True))], dtype="float32").reshape(256, 256)
             expected[expected == ds.nodata] = np.nan
         assert np.array_equal(values, expected, equal_nan=True)
         assert np.isfinite(values).mean() > 0.5  # the mosaic's no-data (0) is in the shadows near the pole

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+import numpy as np
 import pytest
 from browser import CHROMIUM, OUT, free_port, launch, skip_without_chromium
 
@@ -65,6 +66,40 @@ def test_a_polygon_on_the_south_polar_map_finds_polar_products(browser):
     assert browser.total > 0
     assert all(r["bbox"][1] < -60 for r in browser.results)
     assert len(browser.footprints.data["xs"]) > 0
+
+
+def _strip(south: float, north: float, lon: float = 30.0) -> dict:
+    """A product record with a 4 deg wide footprint from ``south`` to ``north`` (southern hemisphere)."""
+    import shapely
+
+    from explore.planetary.footprints import to_polar
+
+    ring_lon, ring_lat = [lon - 2, lon + 2, lon + 2, lon - 2], [south, south, north, north]
+    return {"id": 1, "pole": "S", "bbox": (lon - 2, south, lon + 2, north),
+            "footprint_wkt": shapely.to_wkt(shapely.Polygon(list(zip(ring_lon, ring_lat, strict=True)))),
+            "footprint_polar_wkt": shapely.to_wkt(to_polar(ring_lon, ring_lat, "S"))}
+
+
+def test_the_polar_map_is_centred_on_the_pole_and_reaches_past_60_degrees(browser):
+    browser.view = "south_polar"
+    fig = browser.figure
+    assert (fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end) == (-1_024_000.0, 1_024_000.0,
+                                                                                      -1_024_000.0, 1_024_000.0)
+    tiles = fig.renderers[0].tile_source  # the south polar tile matrix set: zoom 0 is 2048 km in 256 pixels
+    assert tiles.url.endswith("/south_polar/{Z}/{X}/{Y}.png")
+    assert (tiles.x_origin_offset, tiles.y_origin_offset, tiles.initial_resolution) == (1_024_000.0, 1_024_000.0, 8000.0)
+    x, y = project("south_polar", np.arange(0.0, 360.0, 30.0), np.full(12, -60.0))
+    assert (np.abs(x) < 1_024_000.0).all() and (np.abs(y) < 1_024_000.0).all()
+
+
+@pytest.mark.parametrize("south,north,view", [
+    (-72.0, -66.0, "south_polar"),   # past 70 deg and on the polar map: the polar map
+    (-68.0, -62.0, "global"),        # not past 70 deg: web mercator draws it well enough
+    (-75.0, -40.0, "global"),        # past 70 deg but off the polar map (which ends at 57-45 deg)
+    (-88.0, -40.0, "south_polar"),   # past 85 deg, where web mercator stops
+])
+def test_the_view_a_selected_product_is_shown_in(browser, south, north, view):
+    assert browser.view_for(_strip(south, north)) == view
 
 
 def test_selecting_a_row_highlights_and_zooms_to_its_footprint(browser):

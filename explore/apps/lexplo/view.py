@@ -4,8 +4,9 @@
   (0.25 deg, 1440 x 720 pixels: nothing is lost at 7.6 km per pixel) with the same colours as the
   tiles; a user's GeoTIFF from the workspace is drawn over its own extent.
 * **North / south polar** (IAU_2015:30130 / 30135 metres): the platform's tiles
-  (``/tiles/moon/{layer}/{north|south}_polar/{z}/{x}/{y}.png``), so the ShadowCam 60 m images
-  appear in the albedo layer as you zoom in near the south pole.
+  (``/tiles/moon/{layer}/{north|south}_polar/{z}/{x}/{y}.png``), 2048 km centred on the pole
+  (poleward of 57 deg, 45 deg in the corners), so the ShadowCam 60 m images appear in the albedo
+  layer as you zoom in near the south pole.
 
 Tools (a click on the map, by mode): the value at a point (elevation, slope, albedo), a line or
 polygon whose vertices are clicks (elevation profile along great circles, length and area on the
@@ -37,6 +38,7 @@ from bokeh.models import ColumnDataSource, CustomJSTickFormatter, HoverTool, Whe
 from bokeh.plotting import figure
 
 from explore.planetary.geodesy import GeometryError, path_length, polygon_area, sample_path
+from explore.planetary.tiles import POLAR_HALF_SIDE_M, POLAR_MAXZOOM
 from explore.viz.annotate import AnnotationForm, AnnotationLayer
 
 from .layers import (
@@ -57,9 +59,6 @@ PROJECTIONS = {"equirectangular": "Equirect.", "south_polar": "South polar", "no
 MODES = {"value": "Point value", "line": "Draw line / polygon"}
 #: the view name of the map's annotations
 MAP_VIEW = "lexplo/map"
-#: the polar tile matrix sets in IAU polar metres (their 200 km false origin removed)
-POLAR_LEFT, POLAR_BOTTOM, POLAR_RES0 = 279_963.7814871418, 282_842.7124746194, 2209.708691207964
-POLAR_RIGHT, POLAR_TOP = 285_721.643462097, 282_842.7124746194
 
 
 @functools.lru_cache(maxsize=16)
@@ -223,12 +222,14 @@ class LExploView(param.Parameterized):
             _, lon, lat = sample_path(list(zip(lon, lat, strict=True)), n=64 * (lon.size - 1))
         return self.to_map(lon, lat)
 
-    def _visible(self, lat: np.ndarray) -> np.ndarray:
-        if self.projection == "south_polar":
-            return lat < -60.0
-        if self.projection == "north_polar":
-            return lat > 60.0
-        return np.ones(lat.shape, bool)
+    def _visible(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Which points fall on the map (on a polar map: inside its square; the other hemisphere
+        projects far outside it, or to infinity at the other pole)."""
+        if self.projection == "equirectangular":
+            return np.ones(lat.shape, bool)
+        with np.errstate(invalid="ignore"):
+            x, y = self.to_map(lon, lat)
+            return (np.abs(x) <= POLAR_HALF_SIDE_M) & (np.abs(y) <= POLAR_HALF_SIDE_M)
 
     def _build_map(self) -> None:
         proj = self.projection
@@ -247,12 +248,12 @@ class LExploView(param.Parameterized):
             fig.xaxis.formatter = CustomJSTickFormatter(code="return tick + '°'")
             fig.yaxis.formatter = CustomJSTickFormatter(code="return tick + '°'")
         else:
-            fig = figure(x_range=(-POLAR_LEFT, POLAR_RIGHT), y_range=(-POLAR_BOTTOM, POLAR_TOP), match_aspect=True,
-                         height=520, sizing_mode="stretch_width", tools="pan,reset,save",
-                         background_fill_color="#10131a")
+            half = POLAR_HALF_SIDE_M  # the whole polar map, the pole in the middle
+            fig = figure(x_range=(-half, half), y_range=(-half, half), match_aspect=True, height=520,
+                         sizing_mode="stretch_width", tools="pan,reset,save", background_fill_color="#10131a")
             fig.add_tile(WMTSTileSource(url=f"{self.tiles_url}/{self.layer}/{proj}/{{Z}}/{{X}}/{{Y}}.png",
-                                        x_origin_offset=POLAR_LEFT, y_origin_offset=POLAR_BOTTOM,
-                                        initial_resolution=POLAR_RES0, wrap_around=False,
+                                        x_origin_offset=half, y_origin_offset=half, initial_resolution=2 * half / 256,
+                                        max_zoom=POLAR_MAXZOOM, wrap_around=False,
                                         attribution=self.layers[self.layer].attribution))
             fig.xaxis.formatter = CustomJSTickFormatter(code="return (tick / 1000).toFixed(0) + ' km'")
             fig.yaxis.formatter = CustomJSTickFormatter(code="return (tick / 1000).toFixed(0) + ' km'")
@@ -291,7 +292,7 @@ class LExploView(param.Parameterized):
             lon = np.array([f["geometry"]["coordinates"][0] for f in gj["features"]])
             lat = np.array([f["geometry"]["coordinates"][1] for f in gj["features"]])
             d = np.array([f["properties"]["diameter_km"] for f in gj["features"]])
-            keep = self._visible(lat)
+            keep = self._visible(lon, lat)
             x, y = self.to_map(lon[keep], lat[keep])
             src = ColumnDataSource({"x": x, "y": y, "d": d[keep], "lon": lon[keep], "lat": lat[keep]})
             r = fig.scatter("x", "y", source=src, size=5, color="#ffffff", alpha=0.7, line_color="#000000")
@@ -302,7 +303,7 @@ class LExploView(param.Parameterized):
             lon = np.array([f["geometry"]["coordinates"][0] for f in gj["features"]])
             lat = np.array([f["geometry"]["coordinates"][1] for f in gj["features"]])
             area = np.array([f["properties"]["area_km2"] for f in gj["features"]])
-            keep = self._visible(lat)
+            keep = self._visible(lon, lat)
             x, y = self.to_map(lon[keep], lat[keep])
             src = ColumnDataSource({"x": x, "y": y, "area": area[keep]})
             r = fig.scatter("x", "y", source=src, size=4, color="#29b6f6", alpha=0.8)

@@ -4,13 +4,14 @@ footprints on the map, linked both ways; add a product to the workspace; ask ODE
 
 The map is a Bokeh figure on the platform's own tiles (``/tiles/moon/{layer}/{tms}/{z}/{x}/{y}.png``):
 the global view uses the square Moon web-mercator tile matrix set, the polar views the polar
-stereographic ones (IAU_2015:30135 / 30130 metres; the tile matrix sets add a 200 km false origin),
-so Bokeh's own tile arithmetic applies to all three.
+stereographic ones (IAU_2015:30135 / 30130 metres, 2048 km centred on the pole, out to 57 deg at
+the middle of the edges), so Bokeh's own tile arithmetic applies to all three.
 
-Web mercator cannot show the poles (it stops at 85 deg), and the Moon's poles are where much of the
-interest is: selecting a product whose footprint reaches poleward of ``POLAR_SWITCH_LAT`` switches
-the map to that pole's stereographic view, and one that a polar view cannot show switches back to
-the global view, so the selected footprint is always drawn.
+Web mercator cannot show the poles (it stops at 85 deg and triples lengths at 70 deg), and the
+Moon's poles are where much of the interest is: selecting a product whose footprint reaches
+poleward of ``POLAR_SWITCH_LAT`` and fits on the polar map (or reaches past 85 deg) switches the map
+to that pole's stereographic view, and one that a polar view cannot show switches back to the
+global view, so the selected footprint is always drawn.
 
 Panel runs widget callbacks without the Bokeh document lock, so every change to the map's Bokeh
 models (sources, selection, ranges) is made inside ``pn.io.unlocked()``, which sends it to the
@@ -46,6 +47,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
+from explore.planetary.tiles import POLAR_HALF_SIDE_M, POLAR_MAXZOOM
 from explore.platform.accounts import Principal
 from explore.platform.core import Platform
 from explore.platform.errors import ExploreError
@@ -58,11 +60,8 @@ MOON_R = 1_737_400.0
 MERCATOR_HALF = math.pi * MOON_R  # half the side of the square web-mercator world (metres)
 LAT_LIMIT = 85.0
 #: a selected product reaching poleward of this latitude is shown on its pole's stereographic map
-POLAR_SWITCH_LAT = 80.0
-#: the polar tile matrix sets: 565 km squares, 1 tile at zoom 0, origin 200 km off the pole
-POLAR_LEFT, POLAR_BOTTOM, POLAR_RES0 = 279_963.7814871418, 282_842.7124746194, 2209.708691207964
-POLAR_TOP = 282_842.7124746194
-POLAR_RIGHT = 285_721.643462097
+#: (if the map holds all of it)
+POLAR_SWITCH_LAT = 70.0
 VIEWS = {"global": "Global (web mercator)", "south_polar": "South pole", "north_polar": "North pole"}
 BASE_LAYERS = ("hillshade", "albedo", "elevation", "slope")
 TABLE_COLUMNS = ["id", "mission", "instrument", "product_type", "product_id", "start_time", "incidence",
@@ -164,6 +163,12 @@ def _footprint_lats(record: dict[str, Any]) -> tuple[float, float] | None:
     return None
 
 
+def _on_polar_map(record: dict[str, Any]) -> bool:
+    """Whether a product's polar footprint lies wholly on its pole's map."""
+    x0, y0, x1, y1 = shapely.from_wkt(record["footprint_polar_wkt"]).bounds
+    return max(abs(x0), abs(y0), abs(x1), abs(y1)) <= POLAR_HALF_SIDE_M
+
+
 def footprint_xy(record: dict[str, Any], view: str) -> tuple[list, list]:
     """A product's footprint as Bokeh ``multi_polygons`` coordinates in a view (empty if not shown)."""
     xs: list = []
@@ -205,8 +210,8 @@ def tile_source(layer: str, view: str, tiles_url: str = "/tiles/moon") -> WMTSTi
                               initial_resolution=2 * MERCATOR_HALF / 256, wrap_around=False,
                               attribution="LOLA / USGS / ShadowCam via EXPLORE tiles")
     return WMTSTileSource(url=f"{tiles_url}/{layer}/{view}/{{Z}}/{{X}}/{{Y}}.png",
-                          x_origin_offset=POLAR_LEFT, y_origin_offset=POLAR_BOTTOM,
-                          initial_resolution=POLAR_RES0, wrap_around=False,
+                          x_origin_offset=POLAR_HALF_SIDE_M, y_origin_offset=POLAR_HALF_SIDE_M,
+                          initial_resolution=2 * POLAR_HALF_SIDE_M / 256, max_zoom=POLAR_MAXZOOM, wrap_around=False,
                           attribution="LOLA / ShadowCam via EXPLORE tiles")
 
 
@@ -513,7 +518,7 @@ class SpaceBrowser(param.Parameterized):
         if view == "global":
             x_range, y_range = (-MERCATOR_HALF, MERCATOR_HALF), (-MERCATOR_HALF * 0.75, MERCATOR_HALF * 0.75)
         else:
-            x_range, y_range = (-POLAR_LEFT, POLAR_RIGHT), (-POLAR_BOTTOM, POLAR_TOP)
+            x_range = y_range = (-POLAR_HALF_SIDE_M, POLAR_HALF_SIDE_M)  # the whole polar map, the pole in the middle
         fig = figure(x_range=x_range, y_range=y_range, match_aspect=True, sizing_mode="stretch_width", height=460,
                      tools="pan,reset", toolbar_location="right", background_fill_color="#10131a")
         fig.add_tile(tile_source(self.base_layer, view, self.tiles_url))
@@ -611,12 +616,14 @@ class SpaceBrowser(param.Parameterized):
     # ---- linking: table <-> map -------------------------------------------------------------
     def view_for(self, rec: dict[str, Any]) -> str:
         """The map view that shows a product's footprint best: its pole's stereographic view when
-        the footprint reaches poleward of ``POLAR_SWITCH_LAT`` (web mercator stops at 85 deg), the
-        global view when the current polar view cannot show it, else the current view."""
+        the footprint reaches poleward of ``POLAR_SWITCH_LAT`` and lies on the polar map, or reaches
+        past 85 deg (where web mercator stops); the global view when the current polar view cannot
+        show it; else the current view."""
         pole = rec.get("pole")
         if rec.get("footprint_polar_wkt") and pole in ("S", "N"):
             lats = _footprint_lats(rec)
-            if lats is not None and max(abs(lats[0]), abs(lats[1])) >= POLAR_SWITCH_LAT:
+            reach = None if lats is None else max(abs(lats[0]), abs(lats[1]))
+            if reach is not None and (reach > LAT_LIMIT or (reach >= POLAR_SWITCH_LAT and _on_polar_map(rec))):
                 return "south_polar" if pole == "S" else "north_polar"
         if self.view != "global" and not footprint_xy(rec, self.view)[0] and rec.get("footprint_wkt"):
             return "global"

@@ -88,6 +88,27 @@ def test_the_view_builds_in_every_projection(view):
     assert tiles.url.endswith("/elevation/south_polar/{Z}/{X}/{Y}.png")
 
 
+@pytest.mark.parametrize("projection,sign", [("south_polar", -1.0), ("north_polar", 1.0)])
+def test_the_polar_maps_show_the_pole_in_the_middle_out_to_60_degrees(view, projection, sign):
+    from explore.planetary.tiles import tile_matrix_set
+
+    view.projection = projection
+    fig, tms = view.figure, tile_matrix_set(projection)
+    b = tms.xy_bounds(0, 0, 0)  # the zoom-0 tile: the whole polar map
+    assert (fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end) == (b.left, b.right, b.bottom, b.top)
+    tiles = fig.renderers[0].tile_source  # Bokeh's tile arithmetic on the same grid as the server's
+    assert (tiles.x_origin_offset, tiles.y_origin_offset) == (-b.left, -b.bottom)
+    assert tiles.initial_resolution == tms.matrix(0).cellSize and tiles.max_zoom == tms.maxzoom
+    assert np.ravel(view.to_map([0.0], [sign * 90.0])) == pytest.approx([0.0, 0.0], abs=1e-6)  # the pole
+    x, y = view.to_map(np.arange(0.0, 360.0, 15.0), np.full(24, sign * 60.0))
+    assert (np.abs(x) < b.right).all() and (np.abs(y) < b.top).all()
+    # named craters are drawn wherever they fall on the map, not only poleward of 80 deg
+    craters = next(r.data_source.data for r in fig.renderers if "d" in getattr(getattr(r, "data_source", None), "data", {}))
+    lat = np.asarray(craters["lat"])
+    assert (np.sign(lat) == sign).all() and np.abs(lat).min() < 50.0 and (np.abs(lat) < 80.0).sum() > 50
+    assert (np.abs(craters["x"]) <= b.right).all() and (np.abs(craters["y"]) <= b.top).all()
+
+
 def test_point_tool_gives_the_elevation_the_cli_prints(view, moon_dir):
     result = CliRunner().invoke(LExplo.cli, ["elevation", "--lon", "-3.2", "--lat", "26.1", "--data-dir", str(moon_dir)])
     assert result.exit_code == 0, result.output
