@@ -73,6 +73,7 @@ __all__ = [
     "encode_png",
     "tile_pixel_size_m",
     "is_global_lonlat",
+    "lon_span",
     "sample_lonlat",
 ]
 
@@ -302,18 +303,34 @@ def _read_values(dataset: Any, window: Any = None) -> np.ndarray:
     return values * np.float32(scale) + np.float32(offset) if (scale, offset) != (1.0, 0.0) else values
 
 
+def lon_span(lon: np.ndarray) -> np.ndarray:
+    """Degrees of longitude each pixel of a grid of lon values spans (the larger of its steps to
+    the next pixel across and down; near a pole, many source columns)."""
+    def step(d: np.ndarray) -> np.ndarray:
+        return np.abs((d + 180.0) % 360.0 - 180.0)
+
+    across = step(np.diff(lon, axis=1))
+    down = step(np.diff(lon, axis=0))
+    return np.maximum(np.concatenate([across, across[:, -1:]], axis=1), np.concatenate([down, down[-1:]], axis=0))
+
+
 def sample_lonlat(dataset: Any, lon: np.ndarray, lat: np.ndarray, method: str = "bilinear",
-                  values: np.ndarray | None = None) -> np.ma.MaskedArray:
+                  values: np.ndarray | None = None, span: np.ndarray | None = None) -> np.ma.MaskedArray:
     """Values of a global lon/lat raster (see :func:`is_global_lonlat`) at points, wrapping in longitude.
 
     GDAL's warper does not know that such a raster is continuous across its edge meridian: tiles of
     the polar maps showed a step along that meridian, and tiles beside it came out blurred (their
     source window spans every column, and GDAL widens its kernel by the ratio). Sampling the grid
-    at each tile pixel's lon/lat has neither problem. ``nearest`` is the pixel holding the point (as
-    ``rasterio``'s ``sample``); ``bilinear`` weighs the four nearest pixel centres, across the
-    edge meridian too, and over the valid ones only where some are no-data. Rows beyond the first
-    and last centres (within half a pixel of the poles) repeat the edge row. Scale and offset are
-    applied; no-data is masked. ``values``: the whole band as read by the caller, if it keeps it.
+    at each tile pixel's lon/lat has neither problem.
+
+    ``nearest`` is the pixel holding the point (as ``rasterio``'s ``sample``). ``bilinear`` weighs
+    the four nearest pixel centres, across the edge meridian too; where a point stands for a pixel
+    spanning more than one source column (``span``, degrees of longitude, see :func:`lon_span`:
+    near a pole), it takes instead the mean of the columns the pixel spans in each of the two
+    nearest rows, so that detail finer than the pixel averages out instead of aliasing. Either way
+    no-data pixels are left out of the weights. Rows beyond the first and last centres (within half
+    a pixel of the poles) repeat the edge row. Scale and offset are applied; no-data is masked.
+    ``values``: the whole band as read by the caller, if it keeps it.
     """
     t = dataset.transform
     h, w = dataset.height, dataset.width
@@ -350,9 +367,46 @@ def sample_lonlat(dataset: Any, lon: np.ndarray, lat: np.ndarray, method: str = 
         ok = np.isfinite(v)
         total += np.where(ok, v * wt, 0.0)
         weight += np.where(ok, wt, 0.0)
+    if method == "bilinear" and span is not None:
+        n = np.minimum(np.asarray(span) / abs(t.a), w)  # source columns per pixel
+        wide = n > 1.0
+        if wide.any():
+            means = _row_means(values, [north[wide] - top, south[wide] - top], col_f[wide] + 0.5, n[wide])
+            total[wide], weight[wide] = 0.0, 0.0
+            for mean, wt in zip(means, ((1 - fy)[wide], fy[wide]), strict=True):
+                ok = np.isfinite(mean)
+                total[wide] += np.where(ok, mean * wt, 0.0)
+                weight[wide] += np.where(ok, wt, 0.0)
     valid = weight > 0
     out = np.where(valid, total / np.where(valid, weight, 1.0), 0.0).astype("float32")
     return np.ma.MaskedArray(out, mask=~valid)
+
+
+def _row_means(values: np.ndarray, rows: list[np.ndarray], centre: np.ndarray, n: np.ndarray) -> list[np.ndarray]:
+    """For each array of row indices: the mean of the valid values of those rows over the columns
+    whose centres lie within ``n / 2`` columns of ``centre`` (continuous column coordinates,
+    wrapping around), NaN where none is valid."""
+    w = values.shape[1]
+    needed = np.unique(np.concatenate(rows))
+    band = values[needed]
+    finite = np.isfinite(band)
+    sums = np.zeros((len(needed), w + 1))
+    sums[:, 1:] = np.cumsum(np.where(finite, band, 0.0), axis=1)
+    counts = np.zeros((len(needed), w + 1))
+    counts[:, 1:] = np.cumsum(finite, axis=1)
+    first = np.ceil(centre - n / 2.0 - 0.5).astype(np.int64)
+    stop = np.maximum(np.floor(centre + n / 2.0 - 0.5).astype(np.int64) + 1, first + 1)  # at least one column
+    stop = np.minimum(stop, first + w)
+    out = []
+    for r in rows:
+        i = np.searchsorted(needed, r)
+
+        def upto(table: np.ndarray, k: np.ndarray, i: np.ndarray = i) -> np.ndarray:  # columns [0, k), any k
+            return (k // w) * table[i, w] + table[i, k % w]
+
+        count = upto(counts, stop) - upto(counts, first)
+        out.append(np.where(count > 0, (upto(sums, stop) - upto(sums, first)) / np.maximum(count, 1), np.nan))
+    return out
 
 
 class TileRenderer:
@@ -428,7 +482,7 @@ class TileRenderer:
         grid = {"transform": rasterio.transform.from_bounds(*tile_bounds, size, size), "width": size,
                 "height": size, "tolerance": _WARP_TOLERANCE_PX}
         polar = tms.id in _POLAR.values()
-        lonlat = None  # the tile pixels' lon/lat, computed when a global lon/lat source needs them
+        lonlat = span = None  # the tile pixels' lon/lat and lon span, when a global lon/lat source needs them
         for src in lyr.sources:
             if pixel_m > src.max_pixel_m:
                 continue
@@ -442,7 +496,9 @@ class TileRenderer:
                 if polar and is_global_lonlat(dataset):
                     if lonlat is None:
                         lonlat = _pixel_lonlat(tms, tile_bounds, size)
-                    arr = sample_lonlat(dataset, *lonlat, method=src.resampling, values=self._whole(src, dataset))
+                        span = lon_span(lonlat[0])
+                    arr = sample_lonlat(dataset, *lonlat, method=src.resampling, values=self._whole(src, dataset),
+                                        span=span)
                 else:
                     arr = read(dataset, dst_crs=dst_crs, width=size, height=size, vrt_options=grid,
                                resampling_method=src.resampling, reproject_method=src.resampling,

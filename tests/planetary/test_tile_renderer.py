@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pathlib
 
 import morecantile
 import numpy as np
@@ -18,6 +19,7 @@ from explore.planetary.tiles import (
     UnknownLayerError,
     UnknownTileMatrixSetError,
     empty_tile,
+    lon_span,
     tile_matrix_set,
     tile_pixel_size_m,
 )
@@ -105,13 +107,56 @@ def test_polar_tile_pixels_are_the_dem_at_their_lon_lat(renderer, dem_tif, tms_n
 @pytest.mark.parametrize("tms_name,z,x,y", POLAR_TILES)
 def test_bilinear_polar_tiles_interpolate_across_the_180_degree_meridian(dem_tif, tms_name, z, x, y):
     # GDAL's warper does not wrap a global raster: it left a step along the 180 deg meridian and
-    # blurred the tiles west of it; the tiles must be the DEM interpolated at each pixel's lon/lat
+    # blurred the tiles west of it. Where a tile pixel is narrower than a DEM column, the tile must
+    # be the DEM interpolated at the pixel's lon/lat, across the meridian too
     path, dem = dem_tif
     bilinear = TileRenderer({"dem": Layer("dem", "DEM", [Source(path, resampling="bilinear")], 0, 1)})
     values = bilinear.values("dem", tms_name, z, x, y)
     lon, lat = _pixel_lonlat(tile_matrix_set(tms_name), z, x, y)
+    narrow = lon_span(lon) <= 0.25  # LDEM_4 columns are 0.25 deg wide
     expected = dem.sample(lon, lat, method="bilinear")  # wraps from the last column to the first
-    assert np.allclose(values, expected, rtol=1e-6, atol=1e-3)
+    assert np.allclose(values[narrow], expected[narrow], rtol=1e-6, atol=1e-3)
+    assert narrow.any() or z < 3 or (x, y) in {(3, 3), (3, 4), (4, 3), (4, 4)}  # only near the pole all are wide
+
+
+def _global(tmp_path, values) -> pathlib.Path:
+    """A global lon/lat GeoTIFF on the Moon sphere of the given rows x columns."""
+    import rasterio
+
+    from explore.planetary.bodies import crs
+
+    h, w = values.shape
+    path = tmp_path / "global.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
+                       crs=rasterio.crs.CRS.from_wkt(crs("geographic").to_wkt()),
+                       transform=rasterio.transform.from_origin(-180.0, 90.0, 360.0 / w, 180.0 / h)) as ds:
+        ds.write(values.astype("float32"), 1)
+    return path
+
+
+@pytest.mark.parametrize("tms_name,z,x,y", POLAR_TILES)
+def test_a_raster_of_latitudes_gives_each_polar_tile_pixel_its_latitude(tmp_path, tms_name, z, x, y):
+    centres = 90.0 - (np.arange(720) + 0.5) * 0.25  # each row holds the latitude of its centre
+    path = _global(tmp_path, np.repeat(centres[:, None], 1440, axis=1))
+    renderer = TileRenderer({"lat": Layer("lat", "lat", [Source(path, resampling="bilinear")], -90, 90)})
+    values = renderer.values("lat", tms_name, z, x, y)
+    _, lat = _pixel_lonlat(tile_matrix_set(tms_name), z, x, y)
+    expected = np.clip(lat, -89.875, 89.875)  # within half a row of the pole: the last row
+    assert np.allclose(values, expected, atol=1e-4)
+
+
+def test_detail_finer_than_a_polar_pixel_averages_out(tmp_path):
+    # columns alternating +1 / -1: a pixel spanning many columns (near the pole) shows their mean,
+    # about 0, instead of whichever column its centre happens to fall on
+    path = _global(tmp_path, np.tile([1.0, -1.0], (720, 720)))
+    renderer = TileRenderer({"stripes": Layer("stripes", "s", [Source(path, resampling="bilinear")], -1, 1)})
+    tms = tile_matrix_set("south_polar")
+    for z, x, y in [(0, 0, 0), (3, 3, 4), (6, 31, 32)]:
+        values = renderer.values("stripes", "south_polar", z, x, y)
+        columns = lon_span(_pixel_lonlat(tms, z, x, y)[0]) / 0.25
+        wide = columns >= 10
+        assert wide.sum() > 100
+        assert np.abs(values[wide]).max() <= 0.11
 
 
 @pytest.mark.parametrize("z", [6, 8, 10])
