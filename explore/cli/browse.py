@@ -96,7 +96,8 @@ def search(
             if as_json:
                 typer.echo(json.dumps(result.to_dict()))
                 return
-            table = Table(title=f"{result.total} products (showing {offset + 1 if result.items else 0}-{offset + len(result.items)})")
+            count = f"{result.total:,}" + ("" if result.total_exact else "+")  # "10,000+": counted up to 10,000
+            table = Table(title=f"{count} products (showing {offset + 1 if result.items else 0}-{offset + len(result.items)})")
             for column in ("id", "mission", "instrument", "type", "product", "start (UTC)", "inc", "emi", "pha", "centre"):
                 table.add_column(column)
             for p in result.items:

@@ -29,6 +29,7 @@ Filled three ways: :func:`harvest_ode` (PDS ODE REST), :func:`index_labels` (a f
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -58,6 +59,7 @@ from sqlalchemy import (
     event,
     false,
     func,
+    literal_column,
     null,
     or_,
     select,
@@ -80,6 +82,8 @@ __all__ = [
     "SORT_KEYS",
     "install_spatial_index",
     "drop_spatial_index",
+    "install_search_indexes",
+    "drop_search_indexes",
     "search_products",
     "get_product",
     "upsert_products",
@@ -311,6 +315,47 @@ def install_spatial_index(connection: Connection) -> None:
         )
 
 
+# Searches without a region read their count and first page from B-tree indexes:
+# - ``ix_products_set_time``: a product set (body, mission, instrument, product type), then the start
+#   time, holding the other filtered columns too, so a name + angle + time search is a range of it
+#   (tested on the index entries; PostgreSQL needs the visibility map for that: VACUUM) read in
+#   start-time order;
+# - ``ix_products_duration``: the longest observation, which turns "the observation overlaps
+#   [start, stop]" into a closed range of start times (start - longest .. stop).
+SEARCH_INDEXES = ("ix_products_set_time", "ix_products_duration")
+_SEARCH_DDL = {
+    "sqlite": [
+        "CREATE INDEX IF NOT EXISTS ix_products_set_time ON products "
+        "(body, mission, instrument, product_type, start_time, stop_time, incidence, emission, phase)",
+        "CREATE INDEX IF NOT EXISTS ix_products_duration ON products ((julianday(stop_time) - julianday(start_time)))",
+    ],
+    "postgresql": [
+        "CREATE INDEX IF NOT EXISTS ix_products_set_time ON products "
+        "(body, mission, instrument, product_type, start_time NULLS FIRST) INCLUDE (stop_time, incidence, emission, phase)",
+        "CREATE INDEX IF NOT EXISTS ix_products_duration ON products ((stop_time - start_time))",
+    ],
+}
+_DURATION_SQL = {
+    "sqlite": "SELECT julianday(stop_time) - julianday(start_time) FROM products "
+              "WHERE julianday(stop_time) - julianday(start_time) IS NOT NULL "
+              "ORDER BY julianday(stop_time) - julianday(start_time) DESC LIMIT 1",
+    "postgresql": "SELECT stop_time - start_time FROM products WHERE stop_time - start_time IS NOT NULL "
+                  "ORDER BY stop_time - start_time DESC LIMIT 1",
+}
+
+
+def install_search_indexes(connection: Connection) -> None:
+    """Create the B-tree indexes that searches without a region read (idempotent)."""
+    for statement in _SEARCH_DDL.get(connection.dialect.name, []):
+        connection.exec_driver_sql(statement)
+
+
+def drop_search_indexes(connection: Connection) -> None:
+    """Remove them (the migration's downgrade)."""
+    for name in SEARCH_INDEXES:
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
 def drop_spatial_index(connection: Connection) -> None:
     """Remove the spatial index (the migration's downgrade)."""
     if connection.dialect.name == "sqlite":
@@ -324,8 +369,9 @@ def drop_spatial_index(connection: Connection) -> None:
 
 @event.listens_for(Product.__table__, "after_create")
 def _spatial_after_create(target: Any, connection: Connection, **_: Any) -> None:
-    # databases built with metadata.create_all (not the migrations) get the same index
+    # databases built with metadata.create_all (not the migrations) get the same indexes
     install_spatial_index(connection)
+    install_search_indexes(connection)
 
 
 @event.listens_for(Product.__table__, "before_drop")
@@ -349,7 +395,8 @@ class ProductQuery:
     ``polygon_crs="south_polar"`` / ``"north_polar"``. ``sort`` is one of :data:`SORT_KEYS`,
     prefixed with ``-`` for descending order, then by ``id``. Products without a value for the key
     count as smaller than any value, and names sort by their bytes, so SQLite and PostgreSQL give
-    the same order.
+    the same order. A search without a region counts its matches up to ``count_limit`` (None: all
+    of them); beyond it the total is reported as "more than ``count_limit``".
     """
 
     body: str | None = None
@@ -370,6 +417,7 @@ class ProductQuery:
     limit: int = 100
     offset: int = 0
     sort: str = "start_time"
+    count_limit: int | None = 10_000
 
     def region(self) -> Region | None:
         """The search region, or None; raises :class:`SearchError` for an unusable one."""
@@ -389,17 +437,20 @@ class ProductQuery:
 
 @dataclass
 class SearchResult:
-    """A page of products and the total number that matched."""
+    """A page of products and the number that matched: ``total`` is exact when ``total_exact``;
+    otherwise more than ``total`` products match (the count stopped at the query's ``count_limit``)."""
 
     total: int
     items: list[ProductItem]
     limit: int
     offset: int
     elapsed_ms: float = 0.0
+    total_exact: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "total": self.total,
+            "total_exact": self.total_exact,
             "limit": self.limit,
             "offset": self.offset,
             "items": [p.to_dict() for p in self.items],
@@ -407,7 +458,7 @@ class SearchResult:
 
     def feature_collection(self) -> dict[str, Any]:
         return {"type": "FeatureCollection", "features": [p.to_feature() for p in self.items],
-                "total": self.total}
+                "total": self.total, "total_exact": self.total_exact}
 
 
 # Searches of the same shape (the same filters present, the same number of longitude windows, the
@@ -425,6 +476,8 @@ class _Shape:
     windows: int  # longitude windows of the region; 0: no region
     rectangular: bool  # the region is its bounding box (no geometry test inside it)
     sort: str
+    in_set: bool = False  # one product set (body, mission, instrument, product type) by equality
+    time_floor: bool = False  # start_time >= :start_floor (the longest observation before start)
 
 
 _ANGLES = ("emission", "incidence", "phase")
@@ -432,6 +485,84 @@ _ANGLES = ("emission", "incidence", "phase")
 
 def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _name_values(q: ProductQuery) -> dict[str, list[str]]:
+    """The name filters: column -> the lower-case names asked for (a comma separates alternatives)."""
+    out = {}
+    for column, value in (("mission", q.mission), ("instrument", q.instrument), ("product_type", q.product_type)):
+        if not value:
+            continue
+        items = [value] if isinstance(value, str) else list(value)
+        values = [v.strip().lower() for item in items for v in str(item).split(",") if v.strip()]
+        if values:
+            out[column] = values
+    return out
+
+
+def _name_matches(name: str, wanted: list[str]) -> bool:
+    """The SQL name test in Python: equal, or the name's first words (``lower(name) LIKE 'v %'``)."""
+    name = name.lower()
+    return any(name == w or name.startswith(w + " ") for w in wanted)
+
+
+_SET_COLUMNS = ("body", "mission", "instrument", "product_type")
+_FIRST_SET = text("SELECT body, mission, instrument, product_type FROM products "
+                  "ORDER BY body, mission, instrument, product_type LIMIT 1")
+# the next set after a given one: the next product type of the same instrument, else the next
+# instrument of the mission, ... (an equality prefix and a range: one seek in the set index on both
+# databases, where SQLite would seek a row-value comparison on its first column only)
+_NEXT_SET = [
+    text("SELECT body, mission, instrument, product_type FROM products WHERE "
+         + " AND ".join(f"{c} = :{c}" for c in _SET_COLUMNS[:level])
+         + (" AND " if level else "") + f"{_SET_COLUMNS[level]} > :{_SET_COLUMNS[level]} "
+         + "ORDER BY " + ", ".join(_SET_COLUMNS[level:]) + " LIMIT 1")
+    for level in (3, 2, 1, 0)
+]
+_MAX_SETS = 64  # beyond this many matching sets, one query with the name tests instead of one per set
+_MAX_SET_STEPS = 2000
+
+
+def _matching_sets(connection: Connection, q: ProductQuery) -> list[tuple[str, str, str, str]] | None:
+    """The product sets (body, mission, instrument, product type) that the name filters select,
+    found by walking the distinct sets of the set index (one index seek per set), or None when
+    there are no name filters or too many sets to query one by one."""
+    wanted = _name_values(q)
+    if not wanted:
+        return None
+    body = q.body.strip().lower() if q.body else None
+    found: list[tuple[str, str, str, str]] = []
+    row = connection.execute(_FIRST_SET).first()
+    for _ in range(_MAX_SET_STEPS):
+        if row is None:
+            return found
+        current = tuple(row)
+        if (body is None or current[0] == body) and all(
+                _name_matches(current[_SET_COLUMNS.index(c)], v) for c, v in wanted.items()):
+            found.append(current)  # type: ignore[arg-type]
+            if len(found) > _MAX_SETS:
+                return None
+        values = dict(zip(_SET_COLUMNS, current, strict=True))
+        for statement in _NEXT_SET:
+            row = connection.execute(statement, values).first()
+            if row is not None:
+                break
+    return None
+
+
+def _time_floor(connection: Connection, start: dt.datetime, bounded: bool) -> dt.datetime | None:
+    """The earliest start time of an observation that can still overlap ``start``: ``start`` minus
+    the longest observation in the index (one index seek); None when that bound would be wrong
+    (products with a stop but no start time, and no upper bound on the time)."""
+    if not bounded and connection.execute(text(
+            "SELECT 1 FROM products WHERE start_time IS NULL AND stop_time IS NOT NULL LIMIT 1")).first():
+        return None
+    longest = connection.execute(text(_DURATION_SQL[connection.dialect.name])).scalar()
+    if longest is None:
+        longest = dt.timedelta(0)
+    elif not isinstance(longest, dt.timedelta):
+        longest = dt.timedelta(days=float(longest))
+    return start - max(longest, dt.timedelta(0)) - dt.timedelta(seconds=1)
 
 
 def _plan(q: ProductQuery, region: Region | None, dialect: str) -> tuple[_Shape, dict[str, Any]]:
@@ -442,15 +573,10 @@ def _plan(q: ProductQuery, region: Region | None, dialect: str) -> tuple[_Shape,
         params["body"] = q.body.strip().lower()
         filters.append("body")
     names: list[tuple[str, int]] = []
-    for column, value in (("mission", q.mission), ("instrument", q.instrument), ("product_type", q.product_type)):
-        if not value:
-            continue
-        items = [value] if isinstance(value, str) else list(value)
-        values = [v.strip().lower() for item in items for v in str(item).split(",") if v.strip()]
+    for column, values in _name_values(q).items():
         for k, v in enumerate(values):  # "LROC" also matches "LROC NAC" and "LROC WAC"
             params[f"{column}{k}"], params[f"{column}{k}_like"] = v, _like_escape(v) + " %"
-        if values:
-            names.append((column, len(values)))
+        names.append((column, len(values)))
     for name in _ANGLES:
         lo, hi = getattr(q, f"min_{name}"), getattr(q, f"max_{name}")
         for v in (lo, hi):
@@ -503,12 +629,22 @@ def _conditions(shape: _Shape) -> list[Any]:
         conds.append(or_(*[or_(lowered == bindparam(f"{column}{k}"),
                                lowered.like(bindparam(f"{column}{k}_like"), escape="\\")) for k in range(count)]))
     for name in _ANGLES:
+        angle: Any = c[name]
+        if shape.in_set and shape.dialect == "sqlite":
+            # "+incidence": no index for this term. SQLite's statistics say nothing of how a product
+            # set and an angle range combine; it would read the angle's index and sort, where the
+            # set's range of the covering ix_products_set_time is both smaller and in order
+            angle = literal_column(f"+products.{name}", Float)
         if f"min_{name}" in shape.filters:
-            conds.append(c[name] >= bindparam(f"min_{name}"))
+            conds.append(angle >= bindparam(f"min_{name}"))
         if f"max_{name}" in shape.filters:
-            conds.append(c[name] <= bindparam(f"max_{name}"))
+            conds.append(angle <= bindparam(f"max_{name}"))
+    if shape.in_set:
+        conds.extend(c[name] == bindparam(f"set_{name}") for name in _SET_COLUMNS)
     if "start" in shape.filters:  # the observation interval overlaps [start, stop]
         conds.append(func.coalesce(c.stop_time, c.start_time) >= bindparam("start", type_=UTCDateTime()))
+    if shape.time_floor:  # implied by the test above; it makes it a range of the start-time indexes
+        conds.append(c.start_time >= bindparam("start_floor", type_=UTCDateTime()))
     if "stop" in shape.filters:
         conds.append(c.start_time <= bindparam("stop", type_=UTCDateTime()))
     return conds
@@ -591,13 +727,20 @@ def _candidates_statement(shape: _Shape) -> Any:
 
 
 @functools.lru_cache(maxsize=512)
-def _page_statements(shape: _Shape) -> tuple[Any, Any]:
-    """Search without a region: (count, one page of items)."""
+def _page_statements(shape: _Shape) -> tuple[Any, Any, Any]:
+    """Search without a region: (count up to ``:cap`` rows, one page of items, the sort keys and
+    ids of the first ``:limit`` rows)."""
     conds = _conditions(shape)
-    count = select(func.count()).select_from(_PRODUCTS).where(*conds)
-    page = (select(*_ITEM_COLUMNS).where(*conds).order_by(*_order(shape))
-            .limit(bindparam("limit")).offset(bindparam("offset")))
-    return count, page
+    order = _order(shape)
+    statements = [
+        # counting stops after :cap rows: a broad search costs a bounded number of index entries
+        select(_PRODUCTS.c.id).where(*conds).limit(bindparam("cap")),
+        select(*_ITEM_COLUMNS).where(*conds).order_by(*order).limit(bindparam("limit")).offset(bindparam("offset")),
+        select(_PRODUCTS.c[shape.sort.lstrip("-")], _PRODUCTS.c.id).where(*conds).order_by(*order)
+        .limit(bindparam("limit")),
+    ]
+    count = select(func.count()).select_from(statements[0].subquery())
+    return count, statements[1], statements[2]
 
 
 _ITEMS_BY_ID = select(*_ITEM_COLUMNS).where(_PRODUCTS.c.id.in_(bindparam("ids", expanding=True)))
@@ -657,14 +800,14 @@ def search_products(session: Session, query: ProductQuery) -> SearchResult:
     region = query.region()
     shape, params = _plan(query, region, connection.dialect.name)
 
-    def result(total: int, items: list[ProductItem]) -> SearchResult:
-        return SearchResult(total, items, query.limit, query.offset, (time.perf_counter() - started) * 1e3)
+    if query.count_limit is not None and query.count_limit < 0:
+        raise SearchError(f"count_limit must be >= 0, got {query.count_limit}")
+
+    def result(total: int, items: list[ProductItem], exact: bool = True) -> SearchResult:
+        return SearchResult(total, items, query.limit, query.offset, (time.perf_counter() - started) * 1e3, exact)
 
     if region is None:
-        count, page = _page_statements(shape)
-        total = connection.execute(count, params).scalar_one()
-        rows = connection.execute(page, {**params, "limit": query.limit, "offset": query.offset})
-        return result(int(total), [ProductItem(*row) for row in rows])
+        return _search_without_region(connection, query, shape, params, result)
 
     rows = connection.execute(_candidates_statement(shape), params).all()
     ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -676,6 +819,50 @@ def search_products(session: Session, query: ProductQuery) -> SearchResult:
     matched = ids[keep]
     page_ids = matched[query.offset: query.offset + query.limit].tolist()
     return result(int(matched.size), _items(connection, page_ids))
+
+
+_UNBOUNDED = 2**62
+
+
+def _search_without_region(connection: Connection, query: ProductQuery, shape: _Shape, params: dict[str, Any],
+                           result: Callable[..., SearchResult]) -> SearchResult:
+    """Count (up to the query's count limit) and page from B-tree indexes.
+
+    Name filters become the product sets they select (one query per set, each an equality range of
+    ``ix_products_set_time``; their first pages are merged here in the sort order); a time window
+    gets a lower bound on the start time, so it is a range of a start-time index too.
+    """
+    sets = _matching_sets(connection, query)
+    if sets == []:
+        return result(0, [])
+    if sets is not None:
+        shape = dataclasses.replace(shape, names=(), in_set=True)
+    if "start" in shape.filters:
+        floor = _time_floor(connection, params["start"], "stop" in shape.filters)
+        if floor is not None:
+            shape = dataclasses.replace(shape, time_floor=True)
+            params = {**params, "start_floor": floor}
+    count, page, keys = _page_statements(shape)
+    groups = [params] if sets is None else [{**params, **{f"set_{c}": v for c, v in zip(_SET_COLUMNS, s, strict=True)}}
+                                            for s in sets]
+    cap = query.count_limit
+    total = 0
+    for group in groups:
+        total += connection.execute(count, {**group, "cap": _UNBOUNDED if cap is None else cap + 1 - total}).scalar_one()
+        if cap is not None and total > cap:
+            break
+    exact = cap is None or total <= cap
+    total = total if exact else cap
+    if len(groups) == 1:
+        rows = connection.execute(page, {**groups[0], "limit": query.limit, "offset": query.offset})
+        return result(int(total), [ProductItem(*row) for row in rows], exact)
+    # the first offset + limit of each set, merged in the order the database sorts by
+    descending = shape.sort.startswith("-")
+    first = [row for group in groups
+             for row in connection.execute(keys, {**group, "limit": query.offset + query.limit})]
+    first.sort(key=lambda row: (row[0] is not None, row[0], row[1]), reverse=descending)
+    page_ids = [row[1] for row in first[query.offset: query.offset + query.limit]]
+    return result(int(total), _items(connection, page_ids), exact)
 
 
 def get_product(session: Session, product: int) -> Product | None:
@@ -1093,6 +1280,7 @@ def bulk_insert_products(session: Session, rows: Iterable[dict[str, Any]], batch
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         drop_spatial_index(connection)
+        drop_search_indexes(connection)
         for name in _SECONDARY_INDEXES:
             connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
     n = 0
@@ -1111,6 +1299,7 @@ def bulk_insert_products(session: Session, rows: Iterable[dict[str, Any]], batch
         for name, target in _SECONDARY_INDEXES.items():
             connection.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
         install_spatial_index(connection)  # creates the R*Tree again and fills it from the table
+        install_search_indexes(connection)
     # fresh statistics: without them SQLite takes "body = 'moon'" for a selective filter and sorts a
     # million rows for the first page of the default search (2 s instead of 0.1 s at 1e6 products)
     if sqlite or connection.dialect.name == "postgresql":

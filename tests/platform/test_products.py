@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import pathlib
@@ -70,9 +71,10 @@ def brute_force(session, q: ProductQuery) -> list[int]:
             continue
         if any((lo is not None and v < lo) or (hi is not None and v > hi) for v, lo, hi in checks):
             continue
-        if q.start and (p.stop_time or p.start_time) < q.start.replace(tzinfo=dt.UTC):
+        end = p.stop_time or p.start_time  # unknown times match no time filter
+        if q.start and (end is None or end < q.start.replace(tzinfo=dt.UTC)):
             continue
-        if q.stop and p.start_time > q.stop.replace(tzinfo=dt.UTC):
+        if q.stop and (p.start_time is None or p.start_time > q.stop.replace(tzinfo=dt.UTC)):
             continue
         if region is not None and (p.footprint is None or not shapely.from_wkt(p.footprint).intersects(region.geometry)):
             continue
@@ -402,3 +404,143 @@ def test_a_bulk_load_leaves_planner_statistics(db):
             n = s.execute(text("SELECT count(*) FROM pg_stats WHERE tablename = 'products' "
                                "AND schemaname = current_schema()")).scalar_one()
             assert n > 0
+
+
+# searches without a region: name, angle and time filters read from B-tree indexes, a bounded count
+NO_REGION_QUERIES = [
+    ProductQuery(instrument="LROC NAC", min_incidence=60, max_incidence=80, max_emission=10),
+    ProductQuery(mission="clementine", min_phase=20, max_phase=60),                              # four sets
+    ProductQuery(instrument="LROC", start=dt.datetime(2012, 1, 1), stop=dt.datetime(2014, 6, 30)),  # two sets
+    ProductQuery(start=dt.datetime(2010, 3, 1), stop=dt.datetime(2010, 9, 1)),                     # a time window only
+    ProductQuery(start=dt.datetime(2024, 6, 1)),                                                   # from a time on
+    ProductQuery(stop=dt.datetime(1994, 3, 15), min_incidence=40),
+    ProductQuery(body="moon", product_type="edr", min_emission=2, max_emission=8, min_incidence=10),
+    ProductQuery(min_incidence=85),
+    ProductQuery(instrument="M3, OHRC", mission="chandrayaan-1,chandrayaan-2", stop=dt.datetime(2009, 6, 1)),
+    ProductQuery(body="moon"),
+]
+
+
+@pytest.mark.parametrize("sort", ["id", "start_time", "-incidence", "product_id", "-product_id"])
+@pytest.mark.parametrize("k", range(len(NO_REGION_QUERIES)))
+def test_search_without_a_region_equals_the_brute_force_answer(demo, k, sort):
+    q = dataclasses.replace(NO_REGION_QUERIES[k], limit=10_000, sort=sort, count_limit=None)
+    with demo.session() as s:
+        result = search_products(s, q)
+        expected = brute_force(s, q)
+        everything = list(s.scalars(select(Product).where(Product.id.in_(expected))))
+    assert result.total == len(expected) > 0 and result.total_exact
+    assert [p.id for p in result.items] == _expected_order(everything, sort)
+    # a middle page of several product sets merged, and a bounded count
+    with demo.session() as s:
+        page = search_products(s, dataclasses.replace(q, limit=7, offset=11, count_limit=20))
+    assert [p.id for p in page.items] == _expected_order(everything, sort)[11:18]
+    assert (page.total, page.total_exact) == ((len(expected), True) if len(expected) <= 20 else (20, False))
+
+
+def test_the_count_stops_at_the_count_limit(demo):
+    """Up to the limit the total is exact; beyond it, it is "more than the limit"."""
+    with demo.session() as s:
+        assert (lambda r: (r.total, r.total_exact))(search_products(s, ProductQuery(count_limit=None))) == (1500, True)
+        assert (lambda r: (r.total, r.total_exact))(search_products(s, ProductQuery(count_limit=1500))) == (1500, True)
+        broad = search_products(s, ProductQuery(body="moon", count_limit=1499, limit=10))
+        assert (broad.total, broad.total_exact, len(broad.items)) == (1499, False, 10)
+        nac = s.execute(select(func.count()).select_from(Product).where(Product.instrument.like("LROC %"))).scalar_one()
+        # two product sets: the count goes on in the second set and stops there
+        lroc = search_products(s, ProductQuery(instrument="lroc", count_limit=nac - 1, limit=1))
+        assert (lroc.total, lroc.total_exact) == (nac - 1, False)
+        assert search_products(s, ProductQuery(instrument="lroc", count_limit=nac)).total_exact
+        assert search_products(s, ProductQuery(instrument="no such camera")).to_dict()["total_exact"]
+        with pytest.raises(SearchError, match="count_limit"):
+            search_products(s, ProductQuery(count_limit=-1))
+
+
+def test_a_time_window_finds_long_observations_and_unknown_starts(demo):
+    """The window is a range of start times from (start - the longest observation): a long map
+    product that began long before the window is still found, and so is a product with a stop but
+    no start time when there is no upper bound."""
+    with demo.session() as s:
+        long, open_start = s.scalars(select(Product).order_by(Product.id).limit(2)).all()
+        long.start_time, long.stop_time = dt.datetime(2001, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+        open_start.start_time, open_start.stop_time = None, dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+        s.flush()
+        for q in (ProductQuery(start=dt.datetime(2020, 1, 1), stop=dt.datetime(2020, 1, 2)),
+                  ProductQuery(start=dt.datetime(2025, 1, 1)),
+                  ProductQuery(instrument="LROC NAC, " + long.instrument, start=dt.datetime(2011, 5, 1),
+                               stop=dt.datetime(2011, 5, 3))):
+            q = dataclasses.replace(q, limit=10_000, sort="id")
+            expected = brute_force(s, q)
+            assert long.id in expected
+            assert [p.id for p in search_products(s, q).items] == expected
+        assert open_start.id in [p.id for p in search_products(s, ProductQuery(start=dt.datetime(2025, 1, 1),
+                                                                               limit=10_000)).items]
+
+
+def _plan_text(session, statement, params) -> str:
+    connection = session.connection()
+    compiled = statement.compile(connection)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")  # 1500 rows: a scan would be cheaper
+        rows = connection.exec_driver_sql("EXPLAIN " + str(compiled), compiled.construct_params(params)).all()
+        return "\n".join(r[0] for r in rows)
+    values = compiled.construct_params(params)
+    rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled),
+                                      tuple(values[k] for k in compiled.positiontup)).all()
+    return "\n".join(r[-1] for r in rows)
+
+
+def test_searches_without_a_region_read_index_ranges(demo):
+    """A product set + angles + time is a range of ix_products_set_time (count and page in
+    start-time order, no sort); a time window alone is a range of a start-time index."""
+    from explore.platform import products
+
+    nac = ProductQuery(instrument="LROC NAC", min_incidence=60, max_emission=10, start=dt.datetime(2011, 1, 1),
+                       stop=dt.datetime(2012, 1, 1))
+    window = ProductQuery(start=dt.datetime(2011, 1, 1), stop=dt.datetime(2012, 1, 1))
+    with demo.session() as s:
+        connection = s.connection()
+        dialect = connection.dialect.name
+        floor = products._time_floor(connection, dt.datetime(2011, 1, 1, tzinfo=dt.UTC), True)
+        assert dt.timedelta(0) < dt.datetime(2011, 1, 1, tzinfo=dt.UTC) - floor < dt.timedelta(minutes=10)
+        shape, params = products._plan(nac, None, dialect)
+        shape = dataclasses.replace(shape, names=(), in_set=True, time_floor=True)
+        params.update(set_body="moon", set_mission="LRO", set_instrument="LROC NAC", set_product_type="EDRNAC",
+                      start_floor=floor, cap=10_001, limit=100, offset=0)
+        count, page, _ = products._page_statements(shape)
+        for statement in (count, page):
+            plan = _plan_text(s, statement, params)
+            assert "ix_products_set_time" in plan, plan
+            assert "TEMP B-TREE FOR ORDER BY" not in plan and "Sort Key: products.start_time" not in plan, plan
+        shape, params = products._plan(window, None, dialect)
+        shape = dataclasses.replace(shape, time_floor=True)
+        params.update(start_floor=floor, cap=10_001, limit=100, offset=0)
+        plan = _plan_text(s, products._page_statements(shape)[0], params)
+        assert "ix_products_start_time" in plan or "ix_products_set_time" in plan, plan
+        if dialect == "sqlite":
+            assert "start_time>? AND start_time<?" in plan.replace(" ", "").replace("AND", " AND ") or \
+                "start_time>?" in plan.replace(" ", ""), plan
+
+
+def test_migration_0004_adds_and_removes_the_search_indexes(database_url):
+    db = Database(database_url)
+    _alembic(db, "upgrade", "0003")
+    with db.session() as s:
+        make_demo_products(s, 200, seed=11)
+    _alembic(db, "upgrade", "head")
+
+    def names(s):
+        if s.get_bind().dialect.name == "postgresql":
+            return set(s.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'products' "
+                                      "AND schemaname = current_schema()")).scalars())
+        return set(s.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+
+    q = ProductQuery(instrument="lroc", min_incidence=30, start=dt.datetime(2009, 1, 1), stop=dt.datetime(2020, 1, 1),
+                     limit=10_000, sort="id")
+    with db.session() as s:
+        assert {"ix_products_set_time", "ix_products_duration"} <= names(s)
+        assert [p.id for p in search_products(s, q).items] == brute_force(s, q)
+    _alembic(db, "downgrade", "0003")
+    with db.session() as s:
+        assert not {"ix_products_set_time", "ix_products_duration"} & names(s)
+        assert [p.id for p in search_products(s, q).items] == brute_force(s, q)  # slower, same answer
+    db.dispose()

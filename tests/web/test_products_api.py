@@ -90,3 +90,17 @@ def test_bad_requests_are_4xx_json(client, params, status, word):
     r = client.get("/api/v1/products", params=params)
     assert r.status_code == status
     assert word in r.text
+
+
+def test_the_total_says_whether_it_is_exact(client):
+    """A search without a region counts up to count_limit (10,000 by default), then says "more"."""
+    everything = client.get("/api/v1/products", params={"body": "moon", "limit": 5}).json()
+    assert everything["total_exact"] is True and everything["total"] > 100
+    capped = client.get("/api/v1/products", params={"body": "moon", "limit": 5, "count_limit": 100}).json()
+    assert (capped["total"], capped["total_exact"]) == (100, False)
+    assert [i["id"] for i in capped["items"]] == [i["id"] for i in everything["items"]]
+    fc = client.get("/api/v1/products", params={"body": "moon", "count_limit": 100, "format": "geojson"}).json()
+    assert (fc["total"], fc["total_exact"]) == (100, False)
+    exact = client.get("/api/v1/products", params={"body": "moon", "count_limit": everything["total"]}).json()
+    assert (exact["total"], exact["total_exact"]) == (everything["total"], True)
+    assert client.get("/api/v1/products", params={"count_limit": -1}).status_code == 422

@@ -51,17 +51,21 @@ def search(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
     sort: Annotated[str, Query(description="start_time, incidence, ...; prefix - for descending")] = "start_time",
+    count_limit: Annotated[int, Query(ge=0, le=1_000_000, description="count matches up to this many "
+                                      "(searches without a region); beyond it total_exact is false")] = 10_000,
     format: Annotated[Literal["json", "geojson"], Query(description="json: total + items; geojson: a FeatureCollection")] = "json",
 ) -> Any:
-    """Products matching every filter: ``{"total", "limit", "offset", "items": [...]}``, each item
-    with its footprint as a GeoJSON geometry (lon -180..180, split at the 180 deg meridian)."""
+    """Products matching every filter: ``{"total", "total_exact", "limit", "offset", "items": [...]}``,
+    each item with its footprint as a GeoJSON geometry (lon -180..180, split at the 180 deg meridian).
+    A search without a region counts up to ``count_limit`` matches (10,000): beyond that ``total`` is
+    ``count_limit`` and ``total_exact`` false ("more than 10,000")."""
     try:
         query = ProductQuery(
             body=body, mission=mission, instrument=instrument, product_type=product_type,
             min_emission=min_emission, max_emission=max_emission, min_incidence=min_incidence,
             max_incidence=max_incidence, min_phase=min_phase, max_phase=max_phase,
             start=start, stop=stop, bbox=parse_bbox(bbox) if bbox else None, polygon=polygon,
-            polygon_crs=polygon_crs, limit=limit, offset=offset, sort=sort,
+            polygon_crs=polygon_crs, limit=limit, offset=offset, sort=sort, count_limit=count_limit,
         )
         with platform.db.session() as session:
             result = search_products(session, query)

@@ -378,7 +378,8 @@ class SpaceBrowser(param.Parameterized):
         self.total = result.total
         self.set_results(records)
         first = self.offset + 1 if records else 0
-        self.status.show(f"{result.total:,} products match ({result.elapsed_ms:.0f} ms); showing {first}-"
+        count = f"{result.total:,}" + ("" if result.total_exact else "+")  # "10,000+": counted up to 10,000
+        self.status.show(f"{count} products match ({result.elapsed_ms:.0f} ms); showing {first}-"
                          f"{self.offset + len(records)}.", "success")
         if self.live.value:
             self.search_ode(query)
