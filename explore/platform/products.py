@@ -835,6 +835,11 @@ def _search_without_region(connection: Connection, query: ProductQuery, shape: _
     sets = _matching_sets(connection, query)
     if sets == []:
         return result(0, [])
+    if shape.dialect == "postgresql":
+        # psycopg prepares a statement on its fifth run, and PostgreSQL may then keep one generic
+        # plan for every value; for a count stopping at :cap in a set of unknown size that plan can
+        # read an angle index and the heap (0.3 s instead of 15 ms at 1e6 products)
+        connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
     if sets is not None:
         shape = dataclasses.replace(shape, names=(), in_set=True)
     if "start" in shape.filters:
