@@ -139,6 +139,8 @@ class LExploView(param.Parameterized):
         self.notes = AnnotationLayer(session)
         self.form = AnnotationForm(name="annotate the map")
         self.raster_select = pn.widgets.Select(name="My GeoTIFFs", options=self._workspace_rasters())
+        self.figure: Any = None
+        self._built_projection: str | None = None
         self._build_map()
 
     # ---- workspace rasters ------------------------------------------------------------------
@@ -231,10 +233,22 @@ class LExploView(param.Parameterized):
             x, y = self.to_map(lon, lat)
             return (np.abs(x) <= POLAR_HALF_SIDE_M) & (np.abs(y) <= POLAR_HALF_SIDE_M)
 
+    def _view_to_keep(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The ranges the user is looking at, if the map is rebuilt in the same projection (another layer
+        or overlay): the new map opens where the old one was, not zoomed out."""
+        if self.figure is None or self._built_projection != self.projection:
+            return None
+        xr, yr = self.figure.x_range, self.figure.y_range
+        if None in (xr.start, xr.end, yr.start, yr.end):
+            return None
+        return (xr.start, xr.end), (yr.start, yr.end)
+
     def _build_map(self) -> None:
         proj = self.projection
+        keep = self._view_to_keep()
         if proj == "equirectangular":
-            fig = figure(x_range=(-180, 180), y_range=(-90, 90), match_aspect=True, height=520,
+            x_range, y_range = keep or ((-180, 180), (-90, 90))
+            fig = figure(x_range=x_range, y_range=y_range, match_aspect=True, height=520,
                          sizing_mode="stretch_width", tools="pan,reset,save", background_fill_color="#10131a")
             layer = self.layers[self.layer]
             fig.image_rgba(image=[layer_image(layer)], x=-180, y=-90, dw=360, dh=180)
@@ -249,7 +263,8 @@ class LExploView(param.Parameterized):
             fig.yaxis.formatter = CustomJSTickFormatter(code="return tick + '°'")
         else:
             half = POLAR_HALF_SIDE_M  # the whole polar map, the pole in the middle
-            fig = figure(x_range=(-half, half), y_range=(-half, half), match_aspect=True, height=520,
+            x_range, y_range = keep or ((-half, half), (-half, half))
+            fig = figure(x_range=x_range, y_range=y_range, match_aspect=True, height=520,
                          sizing_mode="stretch_width", tools="pan,reset,save", background_fill_color="#10131a")
             fig.add_tile(WMTSTileSource(url=f"{self.tiles_url}/{self.layer}/{proj}/{{Z}}/{{X}}/{{Y}}.png",
                                         x_origin_offset=half, y_origin_offset=half, initial_resolution=2 * half / 256,
@@ -270,6 +285,7 @@ class LExploView(param.Parameterized):
         fig.scatter("x", "y", source=self.point_source, size=12, marker="cross", color="#ffeb3b", line_width=3)
         fig.on_event(Tap, lambda event: self.on_click(event.x, event.y))
         self.figure = fig
+        self._built_projection = proj
         self.map_pane.object = fig
         self._draw_vertices()
 

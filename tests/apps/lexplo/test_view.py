@@ -88,6 +88,19 @@ def test_the_view_builds_in_every_projection(view):
     assert tiles.url.endswith("/elevation/south_polar/{Z}/{X}/{Y}.png")
 
 
+def test_changing_layer_or_overlay_keeps_the_view_but_a_new_projection_starts_whole(view):
+    view.figure.x_range.start, view.figure.x_range.end = 10.0, 40.0  # as the browser reports a zoom
+    view.figure.y_range.start, view.figure.y_range.end = -20.0, 5.0
+    view.layer = "hillshade"
+    view.craters = not view.craters
+    fig = view.figure
+    assert (fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end) == (10.0, 40.0, -20.0, 5.0)
+    view.projection = "south_polar"
+    assert -view.figure.x_range.start == view.figure.x_range.end > 1e6  # the whole polar map, in metres
+    view.projection = "equirectangular"
+    assert (view.figure.x_range.start, view.figure.x_range.end) == (-180, 180)
+
+
 @pytest.mark.parametrize("projection,sign", [("south_polar", -1.0), ("north_polar", 1.0)])
 def test_the_polar_maps_show_the_pole_in_the_middle_out_to_60_degrees(view, projection, sign):
     from explore.planetary.tiles import tile_matrix_set
