@@ -157,6 +157,26 @@ def test_paging_and_sorting(browser):
     assert browser.offset == 0
 
 
+def test_pages_go_on_past_a_count_that_stopped(browser):
+    browser.count_limit = None
+    browser._on_search()
+    everything = browser.total  # the demo index: 400 products and those of the real labels
+    browser.count_limit = 120
+    browser.page_size.value = 50
+    browser._on_search()
+    assert (browser.total, browser.total_exact) == (120, False) and everything > 120
+    assert "120+ products match" in browser.status.object and browser.page_text.object == "1-50 of 120+"
+    seen = set(browser.table.value["id"])
+    for _ in range(everything // 50 + 2):
+        if browser.next_button.disabled:
+            break
+        browser.page(+1)
+        seen |= set(browser.table.value["id"])
+    # every product reached, the last page shown (only an empty next page could tell it was the last)
+    assert len(seen) == everything and browser.next_button.disabled
+    assert browser.offset == (everything - 1) // 50 * 50 and len(browser.table.value) == everything - browser.offset
+
+
 def test_add_a_product_with_local_files_to_the_workspace(browser, platform, people):
     browser.instrument.value = "TC"
     browser.search()

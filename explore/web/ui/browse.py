@@ -247,6 +247,9 @@ class SpaceBrowser(param.Parameterized):
     region = param.Dict(default=None, allow_None=True, doc="{'bbox': (w, s, e, n)} or {'polygon': wkt, 'polygon_crs': crs}")
     results = param.List(default=[])
     total = param.Integer(default=0)
+    total_exact = param.Boolean(default=True, doc="False: more than ``total`` products match (the count stopped)")
+    count_limit = param.Integer(default=10_000, bounds=(0, None), allow_None=True,
+                                doc="searches count their matches up to this (None: all)")
     offset = param.Integer(default=0)
     highlighted = param.Integer(default=None, allow_None=True)
 
@@ -358,7 +361,7 @@ class SpaceBrowser(param.Parameterized):
             product_type=pick(self.product_type), start=day(self.start.value), stop=day(self.stop.value, end=True),
             bbox=region.get("bbox"), polygon=region.get("polygon"),
             polygon_crs=region.get("polygon_crs", "lonlat"), limit=int(self.page_size.value), offset=self.offset,
-            sort=f"-{sort}" if self.descending.value else sort, **kw,
+            sort=f"-{sort}" if self.descending.value else sort, count_limit=self.count_limit, **kw,
         )
 
     def _on_search(self, _event: Any = None) -> None:
@@ -375,7 +378,7 @@ class SpaceBrowser(param.Parameterized):
         except SearchError as exc:
             self.status.show(f"Cannot search: {exc}", "error")
             return False
-        self.total = result.total
+        self.total, self.total_exact = result.total, result.total_exact
         self.set_results(records)
         first = self.offset + 1 if records else 0
         count = f"{result.total:,}" + ("" if result.total_exact else "+")  # "10,000+": counted up to 10,000
@@ -389,10 +392,17 @@ class SpaceBrowser(param.Parameterized):
         """Show the previous (-1) or next (+1) page of results."""
         size = int(self.page_size.value)
         new = max(0, self.offset + step * size)
-        if step > 0 and new >= self.total:
+        if step > 0 and new >= self.total and self.total_exact:
             return
-        self.offset = new
+        previous, self.offset = self.offset, new
         self.search()
+        if step > 0 and not self.total_exact and not self.results:
+            # an inexact count cannot say where the last page is: an empty page means we passed it
+            self.offset = previous
+            self.search()
+            self.next_button.disabled = True
+            self.status.show(f"No more products: the last page shows {previous + 1}-{previous + len(self.results)}.",
+                             "info")
 
     def search_ode(self, query: ProductQuery) -> None:
         """Send the same search to ODE (needs the internet and an instrument); results join the table."""
@@ -606,10 +616,11 @@ class SpaceBrowser(param.Parameterized):
             self._syncing = False
         size = int(self.page_size.value)
         shown = len([r for r in records if (r.get("id") or 0) > 0])
-        self.page_text.object = (f"{self.offset + 1 if shown else 0}-{self.offset + shown} of {self.total:,}"
-                                 if self.total else "no products")
+        of = f"{self.total:,}" + ("" if self.total_exact else "+")
+        self.page_text.object = f"{self.offset + 1 if shown else 0}-{self.offset + shown} of {of}" if self.total else "no products"
         self.prev_button.disabled = self.offset == 0
-        self.next_button.disabled = self.offset + size >= self.total
+        # past an inexact count ("10,000+") the pages go on while they are full
+        self.next_button.disabled = (self.offset + size >= self.total if self.total_exact else shown < size)
         self.add_button.disabled = True
         self.details.object = "Select a product to see its details."
         self._draw_footprints()
