@@ -6,7 +6,8 @@ Run ``python benchmarks/sdisco.py`` (1e5 spectra of 800 pixels, several minutes 
 * Scores 2-4 (total, spectral-NN, spatial-NN; k = 250) on spectra of the demo survey binned to 800
   pixels, against scikit-learn on the same data (``pairwise_distances_chunked``, ``NearestNeighbors``),
   and the achieved GFLOP/s of the exact distance pass against a NumPy float32 matrix-product peak
-  measured in the same run. scikit-learn's all-pairs times are measured on a block of query rows against
+  measured in the same run: in wall-clock time, and per CPU second (which other jobs on the machine
+  do not change much). scikit-learn's all-pairs times are measured on a block of query rows against
   all N spectra and scaled linearly to N queries (the work is linear in the number of queries);
   the block size is printed.
 * The random-forest score on 1e4 spectra against the straightforward all-pairs implementation (the
