@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable
@@ -359,7 +360,7 @@ def distance_scores(
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     n_workers = max(1, min(n_jobs or available, n_blocks))
 
-    def work() -> None:
+    def work(report: Progress = None) -> None:
         G = np.empty((bs, bs), np.float32)
         mask = np.empty(bs, np.uint8)
         cand = np.empty(bs, np.float32)
@@ -383,11 +384,18 @@ def distance_scores(
                 _block_cols(g, j0, total, rowsum, buf, cnt, tau, kk, mask, sums, thr, vals, cols, grouped,
                             counts, scratch)
             schedule.finish(a, b)
+            if report is not None:
+                report(schedule.done / schedule.total)
 
     if n_workers == 1:
-        work()  # BLAS may use its own threads for the products
-        if progress is not None:
-            progress(1.0)
+        last = [time.perf_counter()]
+
+        def every_half_second(fraction: float) -> None:
+            if progress is not None and (fraction == 1 or time.perf_counter() - last[0] > 0.5):
+                last[0] = time.perf_counter()
+                progress(fraction)
+
+        work(every_half_second)  # in this thread; BLAS may use its own threads for the products
     else:
         # one BLAS thread per product: the workers keep the cores busy without BLAS's thread hand-offs
         with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(n_workers) as pool:

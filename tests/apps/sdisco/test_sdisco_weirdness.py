@@ -90,9 +90,19 @@ def test_an_exception_from_progress_stops_the_pass(data):
         calls.append(fraction)
         raise KeyboardInterrupt("STOP")
 
-    with pytest.raises(KeyboardInterrupt, match="STOP"):
-        distance_scores(X, k=20, block_size=32, n_jobs=2, progress=stop)
-    assert len(calls) == 1
+    for jobs in (1, 2):
+        calls.clear()
+        with pytest.raises(KeyboardInterrupt, match="STOP"):
+            distance_scores(X, k=20, block_size=32, n_jobs=jobs, progress=stop)
+        assert len(calls) == 1
+
+
+def test_progress_ends_at_one(data):
+    X, _ = data
+    for jobs in (1, 2):
+        seen = []
+        distance_scores(X, k=20, block_size=64, n_jobs=jobs, progress=seen.append)
+        assert seen[-1] == 1.0 and seen == sorted(seen)
 
 
 def test_estimators_match_the_kernel(data):
