@@ -5,7 +5,15 @@ An annotation is stored by the platform through :class:`explore.sdk.Session` (``
 ``annotations``, ``update_annotation``, ``delete_annotation``). It may carry the plot region the user was
 looking at (``{"type": "box", "x": [x0, x1], "y": [y0, y1], "x_dim": ..., "y_dim": ...}``, drawn as a
 translucent rectangle labelled with the title) and the ids of selected objects (drawn as ringed markers
-when the plot belongs to a :class:`explore.viz.linked.LinkedViews`).
+where the plot can place them: from a :class:`explore.viz.linked.LinkedViews`, or from a ``positions``
+function the app gives).
+
+An app without a ``LinkedViews`` supplies the objects itself (``objects``: the ids it has selected) and where
+they lie on each plot (``positions``). A plot whose annotations depend on the app's state (a profile per
+sightline, a slice per plane) gives its view name as a reference (a parameter, a ``param.depends`` method,
+``pn.bind`` or ``rx``): the plot then follows it. Anything that is not a HoloViews plot (a table, a 3D
+pane) gets the Annotate button too; its annotations are drawn on other plots with
+:meth:`AnnotationLayer.drawing`.
 
 On a map the region is a GeoJSON geometry in lon/lat degrees (``Point``, ``LineString``, ``Polygon`` and
 their ``Multi`` forms); :meth:`AnnotationLayer.draw_on` draws those on a Bokeh map figure in whatever
@@ -24,12 +32,13 @@ import panel as pn
 import panel_material_ui as pmui
 import param
 from bokeh.models import ColumnDataSource, HoverTool
+from param.parameterized import resolve_ref, resolve_value
 
 from explore.sdk import Access, AnnotationRecord, Session
 from explore.viz.linked import LinkedViews
 
-__all__ = ["AnnotationForm", "AnnotationLayer", "AnnotatedView", "MapAnnotations", "annotation_elements",
-           "geojson_parts", "map_shapes"]
+__all__ = ["AnnotationDrawing", "AnnotationForm", "AnnotationLayer", "AnnotatedView", "MapAnnotations",
+           "annotation_elements", "geojson_parts", "map_shapes"]
 
 LEVELS = ["private", "shared", "public"]
 REGION_COLOR = "#ff8f00"
@@ -44,6 +53,10 @@ GEOJSON_KINDS = {"Point": "point", "MultiPoint": "point", "LineString": "line", 
 #: ``project(lon, lat) -> (x, y)``: vertices in lon/lat degrees to map coordinates; it may return more
 #: points than it was given (edges drawn along great circles) and NaN where the map cannot show a point
 Projector = Callable[[np.ndarray, np.ndarray], tuple[Any, Any]]
+#: ``positions(object_ids) -> (xs, ys)``: where objects lie on a plot, one pair per id (NaN: not on it)
+Positions = Callable[[list[str]], tuple[Any, Any]]
+#: how many object ids the list of annotations names before it only counts them
+NAMED_OBJECTS = 5
 
 
 def _split(text: str) -> list[str]:
@@ -63,6 +76,7 @@ class AnnotationForm(param.Parameterized):
     write_groups = param.String(default="", label="Editors: groups (comma separated)")
     attach_selection = param.Boolean(default=True, label="Attach the selected objects")
     attach_region = param.Boolean(default=True, label="Attach the plot region in view")
+    objects_note = param.String(default="", doc="which objects would be attached (named beside the tick box)")
     editing = param.Integer(default=None, allow_None=True, doc="id of the annotation being edited; None: a new one")
     open = param.Boolean(default=False, doc="whether the dialog is shown")
     error = param.String(default="")
@@ -91,8 +105,13 @@ class AnnotationForm(param.Parameterized):
         self.param.update(title="", description="", read_level="private", read_users="", read_groups="",
                           write_level="private", write_users="", write_groups="", editing=None, error="")
 
-    def dialog(self, on_save: Any, *, allow_attach: bool = True, selection_visible: Any = True) -> pmui.Dialog:
-        """The modal dialog bound to this form; ``on_save`` runs when the user presses Save."""
+    def dialog(self, on_save: Any, *, allow_attach: bool = True, selection_visible: Any = True,
+               region_visible: Any = True) -> pmui.Dialog:
+        """The modal dialog bound to this form; ``on_save`` runs when the user presses Save.
+
+        ``selection_visible`` and ``region_visible`` (booleans or reactive expressions) show or hide the
+        tick boxes that attach the selected objects and the region in view.
+        """
         shared = lambda kind: self.param[f"{kind}_level"].rx() == "shared"  # noqa: E731
         fields: list[Any] = [
             pmui.TextInput.from_param(self.param.title, sizing_mode="stretch_width"),
@@ -105,8 +124,11 @@ class AnnotationForm(param.Parameterized):
                 pmui.TextInput.from_param(self.param[f"{kind}_groups"], visible=shared(kind)),
             ]
         if allow_attach:
-            fields += [pmui.Checkbox.from_param(self.param.attach_selection, visible=selection_visible),
-                       pmui.Checkbox.from_param(self.param.attach_region)]
+            plain = self.param.attach_selection.label
+            attach_label = self.param.objects_note.rx.pipe(lambda note: f"{plain} ({note})" if note else plain)
+            fields += [pmui.Checkbox.from_param(self.param.attach_selection, label=attach_label,
+                                                visible=selection_visible),
+                       pmui.Checkbox.from_param(self.param.attach_region, visible=region_visible)]
         fields += [
             pn.pane.Markdown(self.param.error, styles={"color": "#c62828"}),
             pn.Row(pmui.Button(label="Save", variant="contained", on_click=on_save),
@@ -135,30 +157,70 @@ def annotation_elements(records: list[AnnotationRecord], x: str = "x", y: str = 
     -------
     holoviews.Overlay
         ``Rectangles`` of the regions, ``Labels`` with their titles, and ``Points`` of the annotated
-        objects (always all three, possibly empty, so the overlay keeps its shape).
+        objects (always all three, possibly empty, so the overlay keeps its shape). They do not change the
+        plot's ranges: an annotation outside the part of the plot shown does not move the view.
+
+    A region is drawn when it is a box on this plot's axes: ``{"type": "box", "x": [x0, x1], "y": [y0,
+    y1]}`` (the plot's horizontal and vertical ranges), or ``{"type": "box", "ranges": {dim: [lo, hi],
+    ...}}`` naming both of the plot's axes among its dimensions (a sub-cube ``{"x", "y", "z"}`` is drawn
+    on an x-y, an x-z and a y-z slice alike).
     """
     boxes, labels, objects = [], [], {x: [], y: [], "title": [], "marker_size": []}
     for record in records:
-        region = record.region or {}
-        if region.get("type", "box") == "box" and "x" in region and "y" in region:
-            (x0, x1), (y0, y1) = sorted(map(float, region["x"])), sorted(map(float, region["y"]))
+        box = _box_on(record.region, x, y)
+        if box is not None:
+            (x0, x1), (y0, y1) = box
             boxes.append((x0, y0, x1, y1, record.title))
             labels.append((x0, y1, record.title))
         if record.object_ids and positions is not None and len(record.object_ids) <= max_markers:
-            xs, ys = positions(record.object_ids)
-            objects[x] += list(xs)
-            objects[y] += list(ys)
+            xs, ys = (np.asarray(v, dtype=float).ravel() for v in positions(list(record.object_ids)))
+            shown = np.isfinite(xs) & np.isfinite(ys)  # objects this plot cannot place are left out
+            xs, ys = xs[shown], ys[shown]
+            objects[x] += xs.tolist()
+            objects[y] += ys.tolist()
             objects["title"] += [record.title] * len(xs)
             objects["marker_size"] += [11 if len(xs) <= 100 else 6] * len(xs)
     rects = hv.Rectangles(boxes, kdims=[x, y, f"{x}_end", f"{y}_end"], vdims=["title"]).opts(
         fill_color=REGION_COLOR, fill_alpha=0.12, line_color=REGION_COLOR, line_dash="dashed", line_width=2,
-        tools=["hover"])
+        tools=["hover"], apply_ranges=False)
     text = hv.Labels(labels, kdims=[x, y], vdims=["title"]).opts(
         text_color="#e65100", text_align="left", text_baseline="top", text_font_size="11pt",
-        xoffset=0, yoffset=0, text_font_style="bold")
+        xoffset=0, yoffset=0, text_font_style="bold", apply_ranges=False)
     marks = hv.Points(pd.DataFrame(objects), kdims=[x, y], vdims=["title", "marker_size"]).opts(
-        marker="circle", size="marker_size", fill_alpha=0, line_color=OBJECT_COLOR, line_width=2, tools=["hover"])
+        marker="circle", size="marker_size", fill_alpha=0, line_color=OBJECT_COLOR, line_width=2, tools=["hover"],
+        apply_ranges=False)
     return hv.Overlay([rects, text, marks])
+
+
+def _box_on(region: dict[str, Any] | None, x: str, y: str) -> tuple[list[float], list[float]] | None:
+    """The sorted ``(x0, x1), (y0, y1)`` of a box region on a plot with axes ``x`` and ``y``, else None."""
+    region = region or {}
+    if region.get("type", "box") != "box":
+        return None
+    ranges = region.get("ranges")
+    if isinstance(ranges, dict):
+        if x not in ranges or y not in ranges:
+            return None
+        xr, yr = ranges[x], ranges[y]
+    elif "x" in region and "y" in region:
+        xr, yr = region["x"], region["y"]
+    else:
+        return None
+    return sorted(map(float, xr)), sorted(map(float, yr))
+
+
+def _current(ref: Any) -> Any:
+    """The current value of a reference (a parameter, ``pn.bind``, ``param.depends`` method, ``rx``) or
+    of a plain callable without arguments."""
+    value = resolve_value(ref)
+    return ref() if value is ref and callable(ref) else value
+
+
+def _name_objects(ids: list[str]) -> str:
+    """Object ids as the list and the dialog name them: all of a few, the count of many."""
+    if len(ids) <= NAMED_OBJECTS:
+        return ", ".join(ids)
+    return f"{len(ids):,} objects"
 
 
 def geojson_parts(region: dict[str, Any] | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -316,17 +378,64 @@ class AnnotationLayer(pn.viewable.Viewer):
     def of_view(self, view: str) -> list[AnnotationRecord]:
         return [a for a in self.annotations if a.view == view]
 
-    def wrap(self, plot: Any, *, view: str, x: str | None = None, y: str | None = None) -> AnnotatedView:
+    def wrap(self, plot: Any, *, view: Any, x: str | None = None, y: str | None = None, objects: Any = None,
+             positions: Positions | None = None, region: Callable[[], dict[str, Any] | None] | None = None,
+             region_label: str | None = None) -> AnnotatedView:
         """Give ``plot`` an Annotate button and draw the annotations of ``view`` on it.
 
-        ``x`` and ``y`` name the plot's axes; for a plot made by ``linked.scatter(name=view)`` they are
-        found from ``linked``.
+        Parameters
+        ----------
+        plot
+            A HoloViews element, overlay or DynamicMap (the annotations are drawn on it), or any other
+            Panel object (a table, a 3D pane: it gets the button; draw its annotations on other plots with
+            :meth:`drawing`).
+        view
+            The view name annotations of this plot are stored under, or a reference to it (a parameter, a
+            ``param.depends`` method, ``pn.bind`` or ``rx``) for a plot whose annotations follow the app's
+            state (the sightline, the plane shown): the plot then draws, and stores new annotations under,
+            the name the reference gives at each moment.
+        x, y
+            The names of the plot's axes; for a plot made by ``linked.scatter(name=view)`` they are found
+            from ``linked``.
+        objects
+            The ids of the objects a new annotation may attach (the app's selection): a callable without
+            arguments or a reference (e.g. ``app.param.selected``); default the ``LinkedViews`` selection.
+        positions
+            ``positions(ids) -> (xs, ys)``: where objects lie on this plot (NaN for those not on it); default
+            from ``linked``. A ``param.depends`` method or ``pn.bind`` function is followed: the markers are
+            drawn again when a parameter it depends on changes.
+        region
+            ``region() -> dict``: what to store as the annotation's region instead of the x/y range in view
+            (e.g. the sub-cube and camera of a 3D view); ``region_label`` labels its tick box.
+
+        Example
+        -------
+        >>> notes = AnnotationLayer(session)
+        >>> notes.wrap(slice_image, view=app.slice_name, x="u", y="v", objects=app.param.chosen,
+        ...            positions=app.positions_on_slice)   # app.slice_name: a param.depends method
         """
-        if (x is None or y is None) and self.linked is not None and view in self.linked.plot_names:
+        if (x is None or y is None) and self.linked is not None and isinstance(view, str) \
+                and view in self.linked.plot_names:
             x, y = self.linked.axes(view)
-        annotated = AnnotatedView(self, plot, view=view, x=x or "x", y=y or "y")
-        self.views[view] = annotated
+        annotated = AnnotatedView(self, plot, view=view, x=x or "x", y=y or "y", objects=objects,
+                                  positions=positions, region=region, region_label=region_label)
+        self.views[annotated.view] = annotated
         return annotated
+
+    def drawing(self, *, view: Any, x: str = "x", y: str = "y", positions: Positions | None = None
+                ) -> AnnotationDrawing:
+        """The annotations of ``view`` drawn on another plot (``plot * notes.drawing(...).overlay()``).
+
+        ``view`` may be a reference and ``positions`` a ``param.depends`` method or ``pn.bind`` function,
+        followed as in :meth:`wrap`. Use it to show a view's annotations on a second plot of the same
+        thing, or those of a table or a 3D pane (whose objects the plot can place) on a plot.
+
+        Example
+        -------
+        >>> marks = notes.drawing(view="clouds", x="u", y="v", positions=app.positions_on_slice)
+        >>> pn.pane.HoloViews(slice_image * marks.overlay())
+        """
+        return AnnotationDrawing(self, view=view, x=x, y=y, positions=positions)
 
     def draw_on(self, figure: Any, *, view: str, project: Projector) -> MapAnnotations:
         """Draw the annotations of ``view`` whose region is GeoJSON (lon/lat) on a Bokeh map figure.
@@ -417,7 +526,8 @@ class AnnotationLayer(pn.viewable.Viewer):
                 kind = (record.region or {}).get("type", "")
                 where.append(kind.lower() if kind in GEOJSON_KINDS else "region")
             if record.object_ids:
-                where.append(f"{len(record.object_ids):,} objects")
+                ids = [str(i) for i in record.object_ids]
+                where.append(f"objects: {', '.join(ids)}" if len(ids) <= NAMED_OBJECTS else f"{len(ids):,} objects")
             text = (f"**{record.title}** · {record.view} · {record.author} · {record.read.level}"
                     + (f" · {', '.join(where)}" if where else "")
                     + (f"<br>{record.description}" if record.description else ""))
@@ -439,96 +549,165 @@ class AnnotationLayer(pn.viewable.Viewer):
         )
 
 
-class AnnotatedView(pn.viewable.Viewer):
-    """One plot with an Annotate button and its annotations drawn on it (made by
-    :meth:`AnnotationLayer.wrap`)."""
+class AnnotationDrawing(param.Parameterized):
+    """The annotations of one view drawn on one plot (made by :meth:`AnnotationLayer.drawing`, and the
+    drawing part of every :class:`AnnotatedView`).
 
-    view = param.String(doc="the view name annotations attach to")
-    x_range = param.Tuple(default=None, allow_None=True, length=2, doc="x range in view (from the plot)")
-    y_range = param.Tuple(default=None, allow_None=True, length=2, doc="y range in view (from the plot)")
+    ``view`` is a parameter the drawing depends on: set it, or give it as a reference, and the plot draws
+    the annotations of the new view. :meth:`redraw` draws them again when the objects' positions changed
+    in a way the drawing cannot see (a ``positions`` function that is a ``param.depends`` method or a
+    ``pn.bind`` function is followed without it).
+    """
 
-    def __init__(self, layer: AnnotationLayer, plot: Any, *, view: str, x: str, y: str) -> None:
-        super().__init__(view=view)
+    view = param.String(default="", allow_refs=True, doc="the view whose annotations are drawn (or a reference)")
+    revision = param.Integer(default=0, precedence=-1, doc="counts the redraws asked for")
+
+    def __init__(self, layer: AnnotationLayer, *, view: Any, x: str = "x", y: str = "y",
+                 positions: Positions | None = None, **params: Any) -> None:
+        super().__init__(view=view, **params)
         self.layer = layer
-        self.plot = plot
         self.x, self.y = x, y
-        self.form = AnnotationForm(name=f"annotate {view}")
-        self._cache: tuple[list[AnnotationRecord], hv.Overlay] | None = None
-        # the range stream is an input of the overlay (redrawing a few glyphs on zoom is cheap): a
-        # stream that is only linked by its source reports nothing when that source is an overlay
-        self.range_stream = hv.streams.RangeXY()
-        self.range_stream.add_subscriber(self._on_range)
-        self._overlay = hv.DynamicMap(self._elements, streams=[
-            hv.streams.Params(parameterized=layer, parameters=["annotations"]), self.range_stream])
-        self._display = plot * self._overlay
-        self._many: tuple[list[AnnotationRecord], np.ndarray] | None = None
-        #: the image of annotations with more than MAX_MARKERS objects (None when objects cannot be placed)
-        self.objects_layer: hv.DynamicMap | None = None
-        if self._can_place():
-            many = hv.DynamicMap(self._many_objects, streams=[
-                hv.streams.Params(parameterized=layer, parameters=["annotations"]), hv.streams.RangeXY(),
-                hv.streams.PlotSize()])
-            many = many.opts(cmap=[OBJECT_COLOR], clim=(0.5, 1), clipping_colors={"min": "transparent"},
-                             alpha=0.8, colorbar=False)
-            self.objects_layer = many
-            self._display = plot * many * self._overlay
+        self.positions = positions
+        self._cache: tuple[list[AnnotationRecord], str, int, hv.Overlay] | None = None
+        self._overlay = hv.DynamicMap(self._elements, streams=self._streams())
+        for dep in resolve_ref(positions) if positions is not None else []:
+            if isinstance(dep, param.Parameter) and isinstance(dep.owner, param.Parameterized):
+                dep.owner.param.watch(self.redraw, dep.name)
 
-    def _on_range(self, x_range: Any = None, y_range: Any = None) -> None:
-        self.param.update(x_range=tuple(x_range) if x_range is not None else None,
-                          y_range=tuple(y_range) if y_range is not None else None)
+    def _streams(self) -> list[hv.streams.Stream]:
+        return [hv.streams.Params(parameterized=self.layer, parameters=["annotations"]),
+                hv.streams.Params(parameterized=self, parameters=["view", "revision"])]
 
-    def _positions(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        linked = self.layer.linked
-        pos = linked.positions_of(ids)
-        return linked.column(self.x)[pos], linked.column(self.y)[pos]
+    def redraw(self, *_: Any) -> None:
+        """Draw the annotations again (the objects moved on the plot)."""
+        self.revision += 1
+
+    def _place(self, ids: list[str]) -> tuple[Any, Any]:
+        return self.positions(ids)
 
     def _can_place(self) -> bool:
-        linked = self.layer.linked
-        return linked is not None and self.x in linked.data.columns and self.y in linked.data.columns
+        return self.positions is not None
 
-    def _many_objects(self, annotations: list[AnnotationRecord], **grid: Any) -> hv.Image:
-        if self._many is None or self._many[0] is not annotations:  # find the rows once per list
-            ids = [i for a in annotations if a.view == self.view and a.object_ids
-                   and len(a.object_ids) > MAX_MARKERS for i in a.object_ids]
-            self._many = (annotations, self.layer.linked.positions_of(ids) if ids else np.empty(0, np.int64))
-        return self.layer.linked.objects_image(self.x, self.y, self._many[1], label="annotated", **grid)
-
-    def _elements(self, annotations: list[AnnotationRecord], x_range: Any = None, y_range: Any = None) -> hv.Overlay:
-        can_place = self._can_place()
-        if self._cache is not None and self._cache[0] is annotations:
-            return self._cache[1]  # the same elements: zooming does not resend the glyphs
-        records = [a for a in annotations if a.view == self.view]
-        elements = annotation_elements(records, self.x, self.y, self._positions if can_place else None)
-        self._cache = (annotations, elements)
+    def _elements(self, annotations: list[AnnotationRecord], view: str = "", revision: int = 0,
+                  **_ranges: Any) -> hv.Overlay:
+        cached = self._cache
+        if cached is not None and cached[0] is annotations and cached[1:3] == (view, revision):
+            return cached[3]  # the same elements: zooming does not resend the glyphs
+        records = [a for a in annotations if a.view == view]
+        elements = annotation_elements(records, self.x, self.y, self._place if self._can_place() else None)
+        self._cache = (annotations, view, revision, elements)
         return elements
 
     def overlay(self) -> hv.DynamicMap:
         """The annotations of this view as a DynamicMap to overlay on the plot (``plot * overlay``)."""
         return self._overlay
 
+
+class AnnotatedView(AnnotationDrawing, pn.viewable.Viewer):
+    """One plot with an Annotate button and its annotations drawn on it (made by
+    :meth:`AnnotationLayer.wrap`)."""
+
+    x_range = param.Tuple(default=None, allow_None=True, length=2, doc="x range in view (from the plot)")
+    y_range = param.Tuple(default=None, allow_None=True, length=2, doc="y range in view (from the plot)")
+
+    def __init__(self, layer: AnnotationLayer, plot: Any, *, view: Any, x: str, y: str, objects: Any = None,
+                 positions: Positions | None = None, region: Callable[[], dict[str, Any] | None] | None = None,
+                 region_label: str | None = None) -> None:
+        super().__init__(layer, view=view, x=x, y=y, positions=positions)
+        self.plot = plot
+        self.objects_of = objects
+        self.region_of = region
+        self.form = AnnotationForm(name=f"annotate {self.view}")
+        if region_label:
+            self.form.param.attach_region.label = region_label
+        self.range_stream.add_subscriber(self._on_range)
+        #: whether ``plot`` is a HoloViews plot the annotations are drawn on (else it only gets the button)
+        self.draws = isinstance(plot, (hv.core.dimension.ViewableElement, hv.HoloMap)) \
+            and not isinstance(plot, (hv.Layout, hv.NdLayout, hv.GridSpace))
+        self._display = plot * self._overlay if self.draws else plot
+        self._many: tuple[list[AnnotationRecord], str, np.ndarray] | None = None
+        #: the image of annotations with more than MAX_MARKERS objects (None when objects cannot be placed)
+        self.objects_layer: hv.DynamicMap | None = None
+        if self.draws and self._linked_places():
+            many = hv.DynamicMap(self._many_objects, streams=[
+                hv.streams.Params(parameterized=layer, parameters=["annotations"]),
+                hv.streams.Params(parameterized=self, parameters=["view"]), hv.streams.RangeXY(),
+                hv.streams.PlotSize()])
+            many = many.opts(cmap=[OBJECT_COLOR], clim=(0.5, 1), clipping_colors={"min": "transparent"},
+                             alpha=0.8, colorbar=False)
+            self.objects_layer = many
+            self._display = plot * many * self._overlay
+
+    def _streams(self) -> list[hv.streams.Stream]:
+        # the range stream is an input of the overlay (redrawing a few glyphs on zoom is cheap): a
+        # stream that is only linked by its source reports nothing when that source is an overlay
+        self.range_stream = hv.streams.RangeXY()
+        return [*super()._streams(), self.range_stream]
+
+    def _on_range(self, x_range: Any = None, y_range: Any = None) -> None:
+        self.param.update(x_range=tuple(x_range) if x_range is not None else None,
+                          y_range=tuple(y_range) if y_range is not None else None)
+
+    def _linked_places(self) -> bool:
+        linked = self.layer.linked
+        return (self.positions is None and linked is not None and self.x in linked.data.columns
+                and self.y in linked.data.columns)
+
+    def _can_place(self) -> bool:
+        return self.positions is not None or self._linked_places()
+
+    def _place(self, ids: list[str]) -> tuple[Any, Any]:
+        if self.positions is not None:
+            return self.positions(ids)
+        linked = self.layer.linked
+        pos = linked.positions_of(ids)
+        return linked.column(self.x)[pos], linked.column(self.y)[pos]
+
+    def _many_objects(self, annotations: list[AnnotationRecord], view: str = "", **grid: Any) -> hv.Image:
+        if self._many is None or self._many[0] is not annotations or self._many[1] != view:  # rows once per list
+            ids = [i for a in annotations if a.view == view and a.object_ids
+                   and len(a.object_ids) > MAX_MARKERS for i in a.object_ids]
+            self._many = (annotations, view, self.layer.linked.positions_of(ids) if ids else np.empty(0, np.int64))
+        return self.layer.linked.objects_image(self.x, self.y, self._many[2], label="annotated", **grid)
+
     def region(self) -> dict[str, Any] | None:
-        """The plot region in view, as stored with an annotation; None before the plot has reported it."""
+        """The region stored with a new annotation: what ``region()`` given to :meth:`AnnotationLayer.wrap`
+        returns, else the plot region in view (None before the plot has reported it)."""
+        if self.region_of is not None:
+            return self.region_of()
         if self.x_range is None or self.y_range is None:
             return None
         return {"type": "box", "x": [float(v) for v in self.x_range], "y": [float(v) for v in self.y_range],
                 "x_dim": self.x, "y_dim": self.y}
 
+    def selected_objects(self) -> list[str]:
+        """The ids a new annotation would attach: those ``objects`` gives, else the LinkedViews selection."""
+        if self.objects_of is not None:
+            ids = _current(self.objects_of)
+            return [str(i) for i in (ids if ids is not None else [])]
+        linked = self.layer.linked
+        if linked is not None and linked.n_selected > 0:
+            return [str(i) for i in linked.selected_ids()]
+        return []
+
     def _selection_exists(self) -> bool:
-        return self.layer.linked is not None and self.layer.linked.n_selected > 0
+        return bool(self.selected_objects())
 
     def open_dialog(self, *_: Any) -> None:
         """Open the Annotate dialog for a new annotation of this view."""
         self.form.reset()
-        self.form.attach_selection = self._selection_exists()
+        ids = self.selected_objects()
+        self.form.attach_selection = bool(ids)
+        self.form.objects_note = _name_objects(ids) if ids else ""
         self.form.open = True
 
     def submit(self, *_: Any) -> AnnotationRecord | None:
         """Store the annotation described by the form (what the dialog's Save button does)."""
         object_ids = None
-        if self.form.attach_selection and self._selection_exists():
-            object_ids = [str(i) for i in self.layer.linked.selected_ids()]
-        region = self.region() if self.form.attach_region else None
+        if self.form.attach_selection:
+            object_ids = self.selected_objects() or None
         try:
+            region = self.region() if self.form.attach_region else None
             record = self.layer.create(self.view, self.form, object_ids=object_ids, region=region, refresh=False)
         except Exception as exc:  # the platform's own message (no rights, too many objects), in the dialog
             self.form.error = str(exc)
@@ -539,14 +718,13 @@ class AnnotatedView(pn.viewable.Viewer):
         return record
 
     def __panel__(self) -> pn.viewable.Viewable:
-        selection_visible = True
-        if self.layer.linked is not None:
-            selection_visible = self.layer.linked.param.selection.rx().rx.pipe(len) > 0
-        else:
+        if self.objects_of is None and self.layer.linked is None:
             self.form.attach_selection = False
         return pn.Column(
             pn.Row(pmui.Button(label="Annotate", icon="edit_note", variant="outlined", on_click=self.open_dialog),
                    pn.pane.Markdown(self.layer.param.message, margin=(5, 10))),
-            pn.pane.HoloViews(self._display),
-            self.form.dialog(self.submit, selection_visible=selection_visible),
+            pn.pane.HoloViews(self._display) if self.draws else self._display,
+            self.form.dialog(self.submit, selection_visible=self.form.param.objects_note.rx.bool(),
+                             region_visible=self.draws or self.region_of is not None),
+            sizing_mode="stretch_width" if not self.draws else None,
         )

@@ -4,7 +4,9 @@ listed, editable and deletable only with write access."""
 from __future__ import annotations
 
 import holoviews as hv
+import numpy as np
 import panel as pn
+import param
 import pytest
 
 from explore.sdk import Access
@@ -215,3 +217,136 @@ def test_drawing_on_a_new_map_figure_replaces_the_old_drawing(session):
     assert second.sources["points"].data["x"] == [10.0]
     assert first.sources["points"].data["x"] == []  # the replaced figure no longer follows the list
     assert layer.maps == {"map": second}
+
+
+# ---- apps without LinkedViews: objects, positions and view names from the app's own state ------------------
+
+class Stars(param.Parameterized):
+    """A small app state: named stars at known places, a chosen subset, and a plane that moves them."""
+
+    chosen = param.List(default=[], doc="ids of the stars the user picked")
+    shift = param.Number(default=0.0, doc="moves every star along u (a new plane, a new epoch...)")
+    epoch = param.Integer(default=1)
+
+    PLACES = {"vega": (1.0, 2.0), "deneb": (3.0, 4.0)}
+
+    @param.depends("shift")
+    def positions(self, ids):
+        u = [self.PLACES[i][0] + self.shift if i in self.PLACES else np.nan for i in ids]
+        v = [self.PLACES[i][1] if i in self.PLACES else np.nan for i in ids]
+        return u, v
+
+    @param.depends("epoch")
+    def view_name(self):
+        return f"chart, epoch {self.epoch}"
+
+
+def marker_places(drawn):
+    points = drawn.overlay()[()].get(2)
+    return sorted(zip(points["u"], points["v"], strict=True))
+
+
+def test_an_app_without_linked_views_attaches_its_own_objects_and_places_them(session):
+    stars = Stars(chosen=["vega", "deneb"])
+    layer = AnnotationLayer(session)
+    chart = layer.wrap(hv.Points([], ["u", "v"]), view="chart", x="u", y="v", objects=stars.param.chosen,
+                       positions=stars.positions)
+    chart.open_dialog()
+    assert chart.form.attach_selection and chart.form.objects_note == "vega, deneb"
+    chart.form.param.update(title="Summer pair", attach_region=False)
+    record = chart.submit()
+    assert record.object_ids == ["vega", "deneb"] and record.region is None
+    assert marker_places(chart) == [(1.0, 2.0), (3.0, 4.0)]
+
+    # an id the plot cannot place is left out; the list names the objects of a small annotation
+    session.annotate("chart", "lost", object_ids=["altair"])
+    layer.refresh()
+    assert marker_places(chart) == [(1.0, 2.0), (3.0, 4.0)]
+    texts = [row[0].object for row in layer._list()]
+    assert any("Summer pair" in t and "objects: vega, deneb" in t for t in texts)
+
+    # the positions are a param.depends method: the markers move when its parameters change
+    stars.shift = 10.0
+    assert marker_places(chart) == [(11.0, 2.0), (13.0, 4.0)]
+
+    # nothing chosen: the dialog offers nothing to attach, and nothing is attached
+    stars.chosen = []
+    chart.open_dialog()
+    assert not chart.form.attach_selection and chart.form.objects_note == ""
+    chart.form.title = "empty"
+    assert chart.submit().object_ids is None
+
+
+def test_objects_may_be_a_plain_callable(session):
+    layer = AnnotationLayer(session)
+    plot = layer.wrap(hv.Curve([]), view="curve", objects=lambda: [7, 8])  # ids become strings
+    plot.open_dialog()
+    plot.form.title = "two"
+    assert plot.submit().object_ids == ["7", "8"]
+
+
+def test_a_plot_whose_view_name_is_a_reference_follows_the_app_state(session):
+    stars = Stars()
+    session.annotate("chart, epoch 1", "old", region={"type": "box", "x": [0, 1], "y": [0, 1]})
+    session.annotate("chart, epoch 2", "new", region={"type": "box", "x": [5, 6], "y": [5, 6]})
+    layer = AnnotationLayer(session)
+    chart = layer.wrap(hv.Points([], ["u", "v"]), view=stars.view_name, x="u", y="v")
+    titles = lambda: [r[4] for r in chart.overlay()[()].get(0).array()]  # noqa: E731
+    assert chart.view == "chart, epoch 1" and titles() == ["old"]
+    stars.epoch = 2
+    assert chart.view == "chart, epoch 2" and titles() == ["new"]
+    chart.range_stream.event(x_range=(4.0, 7.0), y_range=(4.0, 7.0))
+    chart.open_dialog()
+    chart.form.title = "newer"
+    assert chart.submit().view == "chart, epoch 2"  # stored under the name shown
+    assert titles() == ["new", "newer"]
+    stars.epoch = 1
+    assert titles() == ["old"]
+    chart.view = "chart, epoch 2"  # set directly, as a parameter
+    assert titles() == ["new", "newer"]
+
+
+def test_a_table_gets_the_button_and_its_objects_are_drawn_on_another_plot(session):
+    import pandas as pd
+
+    stars = Stars(chosen=["deneb"])
+    layer = AnnotationLayer(session)
+    table = pn.widgets.Tabulator(pd.DataFrame({"id": ["vega", "deneb"]}))
+    annotated = layer.wrap(table, view="catalogue", objects=stars.param.chosen)
+    assert not annotated.draws
+    panel = annotated.__panel__()
+    assert table in list(panel.select(pn.widgets.Tabulator))
+    region_box = [c for c in panel.select() if getattr(c, "label", None) == "Attach the plot region in view"]
+    assert region_box and not region_box[0].visible  # a table has no region in view
+    annotated.open_dialog()
+    annotated.form.title = "bright one"
+    record = annotated.submit()
+    assert record.object_ids == ["deneb"] and record.region is None
+
+    chart = layer.drawing(view="catalogue", x="u", y="v", positions=stars.positions)
+    assert marker_places(chart) == [(3.0, 4.0)]
+    stars.shift = -1.0
+    assert marker_places(chart) == [(2.0, 4.0)]
+
+
+def test_an_app_region_replaces_the_range_in_view(session):
+    layer = AnnotationLayer(session)
+    cube = {"type": "box", "ranges": {"x": [0.0, 10.0], "y": [-5.0, 5.0], "z": [2.0, 3.0]}, "camera": {"zoom": 2}}
+    pane = layer.wrap(pn.pane.Markdown("a 3D view"), view="volume", region=lambda: cube,
+                      region_label="Attach the sub-cube")
+    assert pane.form.param.attach_region.label == "Attach the sub-cube"
+    pane.open_dialog()
+    pane.form.title = "core"
+    assert pane.submit().region == cube
+    # the sub-cube is drawn on each slice whose two axes it names, and on no other plot
+    for x, y, box in (("x", "y", (0.0, -5.0, 10.0, 5.0)), ("x", "z", (0.0, 2.0, 10.0, 3.0)),
+                      ("y", "z", (-5.0, 2.0, 5.0, 3.0))):
+        rects = layer.drawing(view="volume", x=x, y=y).overlay()[()].get(0)
+        assert [tuple(r[:4]) for r in rects.array()] == [box]
+    assert len(layer.drawing(view="volume", x="u", y="v").overlay()[()].get(0)) == 0
+
+
+def test_annotation_elements_do_not_move_the_plot(session):
+    session.annotate("sky", "far away", region={"type": "box", "x": [100, 200], "y": [100, 200]})
+    overlay = annotation_elements(session.annotations("sky"))
+    assert all(el.opts.get("plot").kwargs.get("apply_ranges") is False for el in overlay)
