@@ -30,7 +30,7 @@ import param
 from astropy.table import Table
 
 from explore.sdk import Session, WorkspaceFile
-from explore.viz.annotate import AnnotatedView, AnnotationLayer, annotation_elements
+from explore.viz.annotate import AnnotatedView, AnnotationDrawing, AnnotationLayer
 
 from .clouds import CloudFinder
 from .cube import DustCube, galactic_to_xyz
@@ -53,6 +53,8 @@ PLANES = {
 }
 #: the view the sky map's annotations are stored under (its regions are directions: the same at any distance)
 SKY_VIEW = "sky map"
+#: the view of the volume's annotations (each stores the sub-cube it was made on)
+VOLUME_VIEW = "volume"
 TAB_TITLES = ["Profile", "Slice", "Sky map", "Volume", "Clouds"]
 NONE = "(none)"
 #: at most this many voxels per axis go to the browser's volume renderer
@@ -152,14 +154,19 @@ class GTomoView(pn.viewable.Viewer):
     skymap = param.Parameter(default=None, precedence=-1, doc="the current SkyMap")
     clouds = param.DataFrame(default=None, precedence=-1, doc="the clouds table")
     volume = param.Parameter(default=None, precedence=-1, doc="(array, origin, step) of the volume")
+    volume_camera = param.Dict(default=None, allow_None=True, precedence=-1,
+                               doc="the volume view's camera (vtk.js), as the browser reports it")
 
     def __init__(self, session: Session, cube: str | None = None, **params: Any) -> None:
         super().__init__(**params)
         self.session = session
         #: the annotations of G-Tomo: the Annotate button of each plot, the regions drawn on it, the list
         self.notes = AnnotationLayer(session)
-        #: the plots with an Annotate button ("density", "A0", "slice", "sky"), made with the layout
+        #: the visualisations with an Annotate button ("density", "A0", "slice", "sky", "clouds", "volume"),
+        #: made with the layout
         self.annotated: dict[str, AnnotatedView] = {}
+        #: the annotations drawn on plots other than their own (the clouds tab's maps, the volume's slices)
+        self.drawings: dict[str, AnnotationDrawing] = {}
         self._finder: CloudFinder | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="gtomo-view-")
         if not self.export_folder:
@@ -548,12 +555,13 @@ class GTomoView(pn.viewable.Viewer):
                         **self._frame_size(uu, vv, widest, tallest))
 
     @staticmethod
-    def _frame_size(uu: np.ndarray, vv: np.ndarray, widest: int = 760, tallest: int = 540) -> dict[str, int]:
+    def _frame_size(uu: np.ndarray, vv: np.ndarray, widest: int = 760, tallest: int = 540,
+                    least: int = 200) -> dict[str, int]:
         """A frame with equal pc per pixel on both axes (within a size range), so shapes are not distorted."""
         du, dv = float(np.ptp(uu)) or 1.0, float(np.ptp(vv)) or 1.0
         height = min(tallest, widest * dv / du)
         width = min(widest, height * du / dv)
-        return {"frame_width": int(max(width, 200)), "frame_height": int(max(height, 200))}
+        return {"frame_width": int(max(width, least)), "frame_height": int(max(height, least))}
 
     def _slice_axis_labels(self) -> tuple[str, str]:
         kind = PLANES[self.plane]
@@ -764,21 +772,25 @@ class GTomoView(pn.viewable.Viewer):
 
     def volume_slices(self) -> hv.Layout:
         """Three orthogonal slices through the centre of the volume (the view without WebGL)."""
-        if self.volume is None:
-            return hv.Layout([hv.Image([])])
-        block, origin, step = self.volume
-        axes = [origin[i] + np.arange(block.shape[i]) * step for i in range(3)]
-        mid = [n // 2 for n in block.shape]
-        vals = np.log10(np.clip(block, 1e-7, None)) if self.log_scale else block
-        opts = dict(cmap="inferno", responsive=True, min_height=240, data_aspect=1, tools=["hover"])
+        return (self.volume_slice("xy") + self.volume_slice("xz") + self.volume_slice("yz")).cols(3)
+
+    def volume_slice(self, axes: str) -> hv.Image:
+        """The slice of the volume through its centre in the ``axes`` plane ("xy", "xz" or "yz")."""
+        i, j = "xyz".index(axes[0]), "xyz".index(axes[1])
+        k = 3 - i - j
         vd = ["log_density" if self.log_scale else "density"]
-        xy = hv.Image((axes[0], axes[1], vals[:, :, mid[2]].T), ["x", "y"], vd).opts(
-            title=f"z = {axes[2][mid[2]]:g} pc", **opts)
-        xz = hv.Image((axes[0], axes[2], vals[:, mid[1], :].T), ["x", "z"], vd).opts(
-            title=f"y = {axes[1][mid[1]]:g} pc", **opts)
-        yz = hv.Image((axes[1], axes[2], vals[mid[0], :, :].T), ["y", "z"], vd).opts(
-            title=f"x = {axes[0][mid[0]]:g} pc", **opts)
-        return (xy + xz + yz).cols(3)
+        if self.volume is None:
+            return hv.Image([], list(axes), vd)
+        block, origin, step = self.volume
+        coords = [origin[n] + np.arange(block.shape[n]) * step for n in range(3)]
+        mid = block.shape[k] // 2
+        vals = np.log10(np.clip(block, 1e-7, None)) if self.log_scale else block
+        plane = np.take(vals, mid, axis=k).T  # (along j, along i): rows are the vertical axis
+        # a frame of equal pc per pixel sized from the extents (data_aspect would lose the aspect when the
+        # annotations drawn on the slice change)
+        return hv.Image((coords[i], coords[j], plane), list(axes), vd).opts(
+            title=f"{'xyz'[k]} = {coords[k][mid]:g} pc", cmap="inferno", tools=["hover"], framewise=True,
+            **self._frame_size(coords[i], coords[j], widest=220, tallest=220, least=70))
 
     # ---- export -------------------------------------------------------------------------------------
     def export(self, what: str, fmt: str) -> str:
@@ -893,33 +905,156 @@ class GTomoView(pn.viewable.Viewer):
         return _table_bytes(t, fmt)
 
     # ---- annotations --------------------------------------------------------------------------------
+    # The plots follow the state through the annotation kit: each view name below is a param.depends
+    # method (the kit draws, and stores new annotations under, the name it gives at each moment), and the
+    # positions_* methods place the annotated objects on a plot (the kit redraws when their parameters
+    # change). Objects are named "target <name>" (a row of the targets) and "cloud <id>" (a row of the
+    # clouds table of the detection in use).
+
+    @param.depends("slice")
     def slice_view(self) -> str:
         """The name annotations of the slice are stored under: it names the plane, so that an annotation is
         drawn on the slice through that plane only (e.g. "slice, Galactic plane at z = 0 pc")."""
         return f"slice, {self._slice_title()}"
 
-    def _follow(self, annotated: AnnotatedView, name: Callable[[], str]) -> Callable[..., None]:
-        """Keep ``annotated`` on the view ``name()`` names as the state changes (a sightline, a plane)."""
-        # the annotations are then a function of the view's name too, which the overlay's stream values
-        # (the list of annotations, the range in view) do not show: it must not return a memoized frame
-        annotated.overlay().callback.memoize = False
+    @param.depends("profile")
+    def density_view(self) -> str:
+        """The view of the density profile's annotations: the profile of the sightline shown."""
+        return self.profile_view("density")
 
-        def rename(*_: Any) -> None:
-            if annotated.view != name():
-                annotated.view = name()
-                self.notes.refresh()  # a new list: the plot redraws the annotations of its new view
+    @param.depends("profile")
+    def a0_view(self) -> str:
+        """The view of the cumulative (A0) profile's annotations: the profile of the sightline shown."""
+        return self.profile_view("A0")
 
-        return rename
+    @param.depends("clouds")
+    def clouds_view(self) -> str:
+        """The name annotations of the clouds table are stored under: it names the detection (threshold and
+        smallest cloud), whose ids the annotated clouds are (e.g. "clouds, density > 0.005 mag/pc, ≥ 20
+        voxels")."""
+        finder = self._finder
+        threshold, size = ((finder.threshold, finder.min_cluster_size) if finder is not None
+                           else (self.cloud_threshold, self.min_cloud_size))
+        threshold = threshold.to_value(u.mag / u.pc) if isinstance(threshold, u.Quantity) else threshold
+        return f"clouds, density > {float(threshold):g} mag/pc, ≥ {int(size)} voxels"
 
-    def _annotations_on(self, view: Callable[[], str], x: str, y: str) -> hv.DynamicMap:
-        """The annotations of a view drawn on another plot of it (the small maps of the clouds tab)."""
-        def elements(annotations: list) -> hv.Overlay:
-            return annotation_elements([a for a in annotations if a.view == view()], x, y)
+    @param.depends("results", "current")
+    def target_objects(self) -> list[str]:
+        """The current target as an annotation's object (``["target <name>"]``; none without a valid one)."""
+        row = self._current_row()
+        return [] if row is None else [f"target {row['name']}"]
 
-        drawn = hv.DynamicMap(elements, streams=[hv.streams.Params(parameterized=self.notes,
-                                                                   parameters=["annotations"])])
-        drawn.callback.memoize = False  # a function of view() too (see _follow)
-        return drawn
+    @param.depends("selected_clouds")
+    def cloud_objects(self) -> list[str]:
+        """The ticked clouds as an annotation's objects (``"cloud <id>"``)."""
+        return [f"cloud {c}" for c in self.selected_clouds]
+
+    @param.depends("selected_clouds", "results", "current")
+    def marked_objects(self) -> list[str]:
+        """What the slice, the sky map and the volume mark: the ticked clouds, else the current target."""
+        return self.cloud_objects() or self.target_objects()
+
+    def objects_lbd(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Galactic l, b (deg) and distance (pc) of annotated objects, NaN for ids that are not among the
+        current targets or clouds.
+
+        Example
+        -------
+        >>> view.objects_lbd(["target behind Taurus", "cloud 0", "cloud 999"])   # doctest: +SKIP
+        (array([173. , 159.6, nan]), array([-15. , -18.5, nan]), array([300. , 140.2, nan]))
+        """
+        out = np.full((3, len(ids)), np.nan)
+        res = self.results
+        rows: dict[str, int] = {}
+        if res is not None:
+            for i, name in enumerate(res["name"].astype(str)):
+                rows.setdefault(name, i)
+        clouds = self.clouds.set_index("id") if self.clouds is not None else None
+        for i, oid in enumerate(ids):
+            kind, _, key = str(oid).partition(" ")
+            if kind == "target" and key in rows:
+                out[:, i] = res.iloc[rows[key]][["l", "b", "distance"]].to_numpy(float)
+            elif kind == "cloud" and clouds is not None and key.lstrip("-").isdigit() and int(key) in clouds.index:
+                out[:, i] = clouds.loc[int(key), ["l", "b", "distance"]].to_numpy(float)
+        return out[0], out[1], out[2]
+
+    def _objects_xyz(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.asarray(c, dtype=float) for c in galactic_to_xyz(*self.objects_lbd(ids)))
+
+    @param.depends("slice", "results", "clouds")
+    def positions_on_slice(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where objects lie on the slice shown: (u, v) in pc of their projection on the plane."""
+        s: Slice | None = self.slice
+        if s is None:
+            return np.full(len(ids), np.nan), np.full(len(ids), np.nan)
+        uu, vv, _ = s.locate(*self._objects_xyz(ids))
+        return np.atleast_1d(uu), np.atleast_1d(vv)
+
+    @param.depends("results", "clouds")
+    def positions_on_sky(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where objects lie on the sky map: the Mollweide (mx, my) of their direction."""
+        l_deg, b_deg, _ = self.objects_lbd(ids)
+        return mollweide_xy(l_deg, b_deg)
+
+    @param.depends("profile", "results", "clouds")
+    def positions_on_density(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where objects lie on the density profile: at their distance, on the curve (those off the
+        sightline, by more than half a degree, are not on it)."""
+        return self._positions_on_profile(ids, "density")
+
+    @param.depends("profile", "results", "clouds")
+    def positions_on_a0(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Where objects lie on the A0 profile: at their distance, on the curve (the integrated A0 there)."""
+        return self._positions_on_profile(ids, "A0")
+
+    def _positions_on_profile(self, ids: list[str], kind: str) -> tuple[np.ndarray, np.ndarray]:
+        nowhere = np.full(len(ids), np.nan)
+        p: Profile | None = self.profile
+        if p is None:
+            return nowhere, nowhere.copy()
+        l_deg, b_deg, dist = self.objects_lbd(ids)
+        ux0 = np.array(galactic_to_xyz(float(p.l.to_value(u.deg)), float(p.b.to_value(u.deg)), 1.0))
+        with np.errstate(invalid="ignore"):
+            on_it = np.nan_to_num(ux0 @ np.array(galactic_to_xyz(l_deg, b_deg, 1.0))) > np.cos(np.radians(0.5))
+        d = p.distance.to_value(u.pc)
+        values = p.density.to_value(u.mag / u.pc) if kind == "density" else p.cumulative.to_value(u.mag)
+        inside = on_it & (dist >= d[0]) & (dist <= d[-1])
+        x = np.where(inside, dist, np.nan)
+        return x, np.where(inside, np.interp(np.nan_to_num(dist), d, values), np.nan)
+
+    def _positions_in_volume(self, axes: str) -> Callable[[list[str]], tuple[np.ndarray, np.ndarray]]:
+        """Where objects lie on the volume's slice through the ``axes`` ("xy", "xz", "yz") plane."""
+        i, j = "xyz".index(axes[0]), "xyz".index(axes[1])
+
+        @param.depends(self.param.results, self.param.clouds)
+        def positions(ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+            xyz = self._objects_xyz(ids)
+            return np.atleast_1d(xyz[i]), np.atleast_1d(xyz[j])
+
+        return positions
+
+    def volume_region(self) -> dict[str, Any] | None:
+        """The region a volume annotation stores: the sub-cube shown (its x, y and z ranges in pc, drawn as a
+        box on the three slices), its centre and half size, the positions of the three slices, the colour
+        scale, the camera when the browser has reported it, and the clouds detection when clouds are
+        attached (their ids are that detection's)."""
+        if self.volume is None:
+            return None
+        block, origin, step = self.volume
+        ranges = {axis: [float(origin[i] - step / 2), float(origin[i] + (block.shape[i] - 0.5) * step)]
+                  for i, axis in enumerate("xyz")}
+        region: dict[str, Any] = {
+            "type": "box", "ranges": ranges, "unit": "pc",
+            "centre": [float(c) for c in self.volume_centre], "half_size": float(self.volume_half),
+            "slices": {axis: float(origin[i] + (block.shape[i] // 2) * step) for i, axis in enumerate("xyz")},
+            "log_scale": bool(self.log_scale),
+        }
+        if self.volume_camera:
+            region["camera"] = {k: v for k, v in self.volume_camera.items()
+                                if k in ("position", "focalPoint", "viewUp", "viewAngle", "parallelScale")}
+        if self.selected_clouds:
+            region["clouds"] = self.clouds_view()
+        return region
 
     # ---- the layout ---------------------------------------------------------------------------------
     def _w(self, name: str, widget: Any) -> Any:
@@ -1060,13 +1195,12 @@ class GTomoView(pn.viewable.Viewer):
 
         # ---- profile tab: each plot with its Annotate button, on the annotations of the sightline shown
         density = self.notes.wrap(hv.DynamicMap(pn.bind(lambda *_: self.profile_density_plot(), self.param.profile)),
-                                  view=self.profile_view("density"), x="distance", y="density")
+                                  view=self.density_view, x="distance", y="density", objects=self.target_objects,
+                                  positions=self.positions_on_density)
         cumulative = self.notes.wrap(hv.DynamicMap(pn.bind(lambda *_: self.profile_cumulative_plot(),
                                                            self.param.profile)),
-                                     view=self.profile_view("A0"), x="distance", y="A0")
-        follow_density = self._follow(density, lambda: self.profile_view("density"))
-        follow_cumulative = self._follow(cumulative, lambda: self.profile_view("A0"))
-        self.param.watch(lambda *_: (follow_density(), follow_cumulative()), "profile")
+                                     view=self.a0_view, x="distance", y="A0", objects=self.target_objects,
+                                     positions=self.positions_on_a0)
         profile_pane = pn.Column(density, cumulative, sizing_mode="stretch_width", min_height=560)
         self.annotated.update(density=density, A0=cumulative)
         profile_tab = pn.Row(
@@ -1085,9 +1219,8 @@ class GTomoView(pn.viewable.Viewer):
         slice_plot = hv.DynamicMap(pn.bind(lambda *_: self.slice_image(), self.param.slice, self.param.log_scale))
         slice_marks = hv.DynamicMap(pn.bind(lambda *_: self.slice_markers(), self.param.slice, self.param.results,
                                             self.param.current, self.param.selected_clouds))
-        slice_pane = self.notes.wrap((slice_plot * slice_marks).opts(framewise=True), view=self.slice_view(),
-                                     x="u", y="v")
-        self.param.watch(self._follow(slice_pane, self.slice_view), "slice")
+        slice_pane = self.notes.wrap((slice_plot * slice_marks).opts(framewise=True), view=self.slice_view,
+                                     x="u", y="v", objects=self.marked_objects, positions=self.positions_on_slice)
         self.annotated["slice"] = slice_pane
         z = pmui.FloatInput.from_param(self.param.slice_z, width=110)
         lon = pmui.FloatInput.from_param(self.param.slice_l, width=110)
@@ -1113,7 +1246,8 @@ class GTomoView(pn.viewable.Viewer):
         sky_plot = hv.DynamicMap(pn.bind(lambda *_: self.sky_image(), self.param.skymap))
         sky_marks = hv.DynamicMap(pn.bind(lambda *_: self.sky_markers(), self.param.results, self.param.current,
                                           self.param.selected_clouds))
-        sky_pane = self.notes.wrap((sky_plot * sky_marks).opts(framewise=True), view=SKY_VIEW, x="mx", y="my")
+        sky_pane = self.notes.wrap((sky_plot * sky_marks).opts(framewise=True), view=SKY_VIEW, x="mx", y="my",
+                                   objects=self.marked_objects, positions=self.positions_on_sky)
         self.annotated["sky"] = sky_pane
         top = 3000.0
         if self.dust is not None:
@@ -1130,29 +1264,37 @@ class GTomoView(pn.viewable.Viewer):
             self._export_row("skymap", ["FITS", "PNG", "CSV"]), sizing_mode="stretch_width",
         )
 
-        # ---- clouds tab: the table beside small linked maps
+        # ---- clouds tab: the table (with its Annotate button) above small linked maps, which draw the
+        # annotations of the slice and the sky map and the clouds annotated from the table
         clouds_controls = pn.Row(
             pmui.FloatInput.from_param(self.param.cloud_threshold, width=200, step=0.001),
             pmui.IntInput.from_param(self.param.min_cloud_size, width=170),
             self._export_row("clouds", ["CSV", "FITS", "ECSV"]),
         )
-        small_slice = pn.pane.HoloViews((hv.DynamicMap(pn.bind(lambda *_: self.slice_image(440, 360), self.param.slice,
+        clouds_table = self.notes.wrap(self._clouds_table(), view=self.clouds_view, objects=self.cloud_objects)
+        self.annotated["clouds"] = clouds_table
+        small_slice = pn.pane.HoloViews((hv.DynamicMap(pn.bind(lambda *_: self.slice_image(340, 300), self.param.slice,
                                                                self.param.log_scale))
                                          * hv.DynamicMap(pn.bind(lambda *_: self.slice_markers(), self.param.slice,
                                                                  self.param.results, self.param.current,
                                                                  self.param.selected_clouds))
-                                         * self._annotations_on(self.slice_view, "u", "v")).opts(framewise=True),
+                                         * self._drawn("slice", self.slice_view, "u", "v", self.positions_on_slice)
+                                         * self._drawn("clouds on slice", self.clouds_view, "u", "v",
+                                                       self.positions_on_slice)).opts(framewise=True),
                                         sizing_mode="stretch_width", min_height=380)
-        small_sky = pn.pane.HoloViews((hv.DynamicMap(pn.bind(lambda *_: self.sky_image(400), self.param.skymap))
+        small_sky = pn.pane.HoloViews((hv.DynamicMap(pn.bind(lambda *_: self.sky_image(330), self.param.skymap))
                                        * hv.DynamicMap(pn.bind(lambda *_: self.sky_markers(), self.param.results,
                                                                self.param.current, self.param.selected_clouds))
-                                       * self._annotations_on(lambda: SKY_VIEW, "mx", "my")
-                                       ).opts(framewise=True), sizing_mode="stretch_width", min_height=300)
+                                       * self._drawn("sky", SKY_VIEW, "mx", "my", self.positions_on_sky)
+                                       * self._drawn("clouds on sky", self.clouds_view, "mx", "my",
+                                                     self.positions_on_sky)).opts(framewise=True),
+                                      sizing_mode="stretch_width", min_height=300)
         clouds_tab = pn.Column(
             clouds_controls,
-            pmui.Typography("Tick clouds to mark them on the slice and the sky map (here and in their tabs).",
+            pmui.Typography("Tick clouds to mark them on the slice and the sky map (here and in their tabs); "
+                            "Annotate attaches the ticked clouds, drawn as green rings on the maps below.",
                             variant="body2"),
-            self._clouds_table(), pn.Row(small_slice, small_sky, sizing_mode="stretch_width"),
+            clouds_table, pn.Row(small_slice, small_sky, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
 
@@ -1185,13 +1327,33 @@ class GTomoView(pn.viewable.Viewer):
                 vtk.param.update(object=shown(b), spacing=(s,) * 3, origin=o)
 
         self.param.watch(update, ["volume", "log_scale"])
-        slices = pn.pane.HoloViews(pn.bind(lambda *_: self.volume_slices(), self.param.volume, self.param.log_scale),
-                                   sizing_mode="stretch_width", min_height=260)
+        vtk.param.watch(lambda e: setattr(self, "volume_camera", dict(e.new) if e.new else None), "camera")
+        # the three slices, each with the volume's annotations: the annotated sub-cubes as boxes, the objects.
+        # New plots for another sub-cube: a plot keeps the frame size it was made with
+        drawn = {axes: self._drawn(f"volume {axes}", VOLUME_VIEW, axes[0], axes[1], self._positions_in_volume(axes))
+                 for axes in ("xy", "xz", "yz")}
+
+        def planes(*_: Any) -> pn.Row:
+            return pn.Row(*(pn.pane.HoloViews(self.volume_slice(axes) * d) for axes, d in drawn.items()),
+                          sizing_mode="stretch_width")
+
+        slices = pn.panel(pn.bind(planes, self.param.volume, self.param.log_scale), sizing_mode="stretch_width")
         controls = pn.Row(pmui.LiteralInput.from_param(self.param.volume_centre, width=220),
                           pmui.FloatInput.from_param(self.param.volume_half, width=150),
                           pmui.Button(label="Centre on the selected cloud / target", icon="center_focus_strong",
                                       variant="text", on_click=self.volume_to_cloud))
         note = pmui.Typography(
             "Drag to rotate, scroll to zoom. The volume is rendered by your browser (WebGL); the three slices below "
-            "show the same sub-cube through its centre.", variant="body2")
-        return pn.Column(controls, note, vtk, slices, sizing_mode="stretch_width")
+            "show the same sub-cube through its centre. Annotate stores the sub-cube, the camera and the slices "
+            "shown, drawn as a box on the slices when you look at a larger volume.", variant="body2")
+        annotated = self.notes.wrap(pn.Column(vtk, slices, sizing_mode="stretch_width"), view=VOLUME_VIEW,
+                                    objects=self.marked_objects, region=self.volume_region,
+                                    region_label="Attach the sub-cube, camera and slices shown")
+        self.annotated["volume"] = annotated
+        return pn.Column(controls, note, annotated, sizing_mode="stretch_width")
+
+    def _drawn(self, name: str, view: Any, x: str, y: str, positions: Callable[..., Any]) -> hv.DynamicMap:
+        """The annotations of ``view`` drawn on another plot (kept in :attr:`drawings` under ``name``)."""
+        drawing = self.notes.drawing(view=view, x=x, y=y, positions=positions)
+        self.drawings[name] = drawing
+        return drawing.overlay()

@@ -20,6 +20,7 @@ from astropy.table import Table
 from browser import wait_until
 
 from explore.apps.gtomo import integrate_extinction
+from explore.apps.gtomo.cube import galactic_to_xyz
 from explore.sdk import Access, AnnotationRecord, WorkspaceFile
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -331,7 +332,7 @@ def test_a_slice_annotation_is_stored_under_its_plane_and_drawn_on_that_plane_on
     import panel as pn
 
     pn.panel(view)  # the layout wraps the plots
-    assert set(view.annotated) == {"density", "A0", "slice", "sky"}
+    assert set(view.annotated) == {"density", "A0", "slice", "sky", "clouds", "volume"}
     plot = view.annotated["slice"]
     assert plot.view == "slice, Galactic plane at z = 0 pc"
     record = annotate(plot, "Dense voxel", (40.0, 60.0), (20.0, 40.0), read_level="public")
@@ -345,7 +346,7 @@ def test_a_slice_annotation_is_stored_under_its_plane_and_drawn_on_that_plane_on
     assert drawn_boxes(plot) == [(40.0, 20.0, 60.0, 40.0, "Dense voxel")]
     # the small slice of the clouds tab shows it too; the sky map does not
     assert [a.title for a in view.notes.annotations] == ["Dense voxel"]
-    assert view._annotations_on(view.slice_view, "u", "v")[()].get(0).array()[0][4] == "Dense voxel"
+    assert drawn_boxes(view.drawings["slice"]) == [(40.0, 20.0, 60.0, 40.0, "Dense voxel")]
     assert drawn_boxes(view.annotated["sky"]) == []
     # a title is needed, and nothing is stored without one
     plot.open_dialog()
@@ -381,8 +382,111 @@ def test_a_sky_map_annotation_is_drawn_at_every_distance(view):
     annotate(sky, "Bright edge", (-1.0, 0.5), (-0.2, 0.3))
     view.sky_distance = 70.0
     assert drawn_boxes(sky) == [(-1.0, -0.2, 0.5, 0.3, "Bright edge")]
-    labels = view._annotations_on(lambda: "sky map", "mx", "my")[()].get(1)
+    labels = view.drawings["sky"].overlay()[()].get(1)
     assert labels.dimension_values("title").tolist() == ["Bright edge"]
+
+
+def listed(view):
+    """The text of the list of annotations below the tabs."""
+    return "\n".join(row[0].object for row in view.notes._list())
+
+
+def marker_places(drawing):
+    """The annotated objects a plot draws, as (x, y) pairs."""
+    points = drawing.overlay()[()].get(2)
+    return list(zip(points.dimension_values(0), points.dimension_values(1), strict=True))
+
+
+def test_a_profile_annotation_attaches_the_current_target_drawn_where_it_lies(view):
+    import panel as pn
+
+    pn.panel(view)
+    view.lon, view.lat, view.distance = 30.0, 0.0, 90.0
+    view.add_target()
+    a0_plot, density_plot = view.annotated["A0"], view.annotated["density"]
+    record = annotate(a0_plot, "Behind the dense voxel", (50.0, 100.0), (0.0, 0.3))
+    assert record.object_ids == ["target target 2"]
+    a0 = float(view.results.iloc[1]["a0"])
+    (x, y), = marker_places(a0_plot)
+    assert x == 90.0 and y == pytest.approx(a0, rel=1e-3)  # on the curve, at the target's integrated A0
+    # the density plot places the same target on its own curve: the disc density at 90 pc
+    xs, ys = density_plot.positions(["target target 2"])
+    assert (xs[0], ys[0]) == (90.0, pytest.approx(DISC))
+    assert listed(view).count("objects: target target 2") == 1
+
+
+def test_clouds_annotated_from_the_table_are_drawn_on_the_clouds_maps_and_listed(view):
+    import panel as pn
+
+    from explore.apps.gtomo.view import mollweide_xy
+
+    pn.panel(view)
+    view.min_cloud_size, view.cloud_threshold = 2, 0.0005
+    table = view.annotated["clouds"]
+    assert table.view == "clouds, density > 0.0005 mag/pc, ≥ 2 voxels" and not table.draws
+    cloud = view.clouds.set_index("id").iloc[0]
+    cid = int(view.clouds["id"].iloc[0])
+    view.selected_clouds = [cid]
+    table.open_dialog()
+    assert table.form.objects_note == f"cloud {cid}"
+    table.form.title = "The dense voxel's cloud"
+    record = table.submit()
+    assert record.object_ids == [f"cloud {cid}"] and record.view == table.view and record.region is None
+    # green rings on the small maps: at the cloud's centroid in the Galactic plane (u = x, v = y) ...
+    (u_, v_), = marker_places(view.drawings["clouds on slice"])
+    assert (u_, v_) == (pytest.approx(cloud["x"]), pytest.approx(cloud["y"]))
+    # ... and in its direction on the sky map
+    (mx, my), = marker_places(view.drawings["clouds on sky"])
+    assert (mx, my) == tuple(pytest.approx(float(c)) for c in mollweide_xy(cloud["l"], cloud["b"]))
+    assert f"objects: cloud {cid}" in listed(view)
+    # the markers follow the plane: a vertical plane through the cloud's longitude puts it at its distance
+    view.plane = "Vertical plane through the Sun at longitude l"
+    view.slice_l = float(cloud["l"])
+    (u_, v_), = marker_places(view.drawings["clouds on slice"])
+    assert (u_, v_) == (pytest.approx(np.hypot(cloud["x"], cloud["y"])), pytest.approx(cloud["z"], abs=1e-9))
+    # another detection has other ids: its table shows none of this annotation, and the first shows it again
+    view.cloud_threshold = 0.001
+    assert table.view == "clouds, density > 0.001 mag/pc, ≥ 2 voxels"
+    assert marker_places(view.drawings["clouds on sky"]) == []
+    view.cloud_threshold = 0.0005
+    assert len(marker_places(view.drawings["clouds on sky"])) == 1
+
+
+def test_a_volume_annotation_stores_the_sub_cube_camera_and_slices_drawn_on_the_slices(view):
+    import panel as pn
+
+    pn.panel(view)
+    view.volume_half = 30.0
+    view.volume_centre = (50.0, 30.0, 0.0)  # 7 voxels of 10 pc a side, centred on the dense voxel
+    view.volume_camera = {"position": [400.0, 0.0, 0.0], "focalPoint": [50.0, 30.0, 0.0], "viewUp": [0, 0, 1],
+                          "mtime": 123}
+    volume = view.annotated["volume"]
+    assert not volume.draws
+    volume.open_dialog()
+    assert volume.form.objects_note == "target target 1"  # no cloud ticked: the current target
+    volume.form.title = "Dense voxel in 3D"
+    record = volume.submit()
+    region = record.region
+    assert region["ranges"] == {"x": [15.0, 85.0], "y": [-5.0, 65.0], "z": [-35.0, 35.0]}  # voxel edges
+    assert region["slices"] == {"x": 50.0, "y": 30.0, "z": 0.0} and region["unit"] == "pc"
+    assert region["centre"] == [50.0, 30.0, 0.0] and region["half_size"] == 30.0
+    assert region["camera"] == {"position": [400.0, 0.0, 0.0], "focalPoint": [50.0, 30.0, 0.0], "viewUp": [0, 0, 1]}
+    # the sub-cube is a box on each of the three slices
+    assert drawn_boxes(view.drawings["volume xy"]) == [(15.0, -5.0, 85.0, 65.0, "Dense voxel in 3D")]
+    assert drawn_boxes(view.drawings["volume xz"]) == [(15.0, -35.0, 85.0, 35.0, "Dense voxel in 3D")]
+    assert drawn_boxes(view.drawings["volume yz"]) == [(-5.0, -35.0, 65.0, 35.0, "Dense voxel in 3D")]
+    # and the target (l = 173, b = -15, 300 pc) is ringed where it lies, on the x-z slice at (x, z)
+    x, y, z = (float(c) for c in galactic_to_xyz(173.0, -15.0, 300.0))
+    (px, pz), = marker_places(view.drawings["volume xz"])
+    assert (px, pz) == (pytest.approx(x), pytest.approx(z))
+    # with a cloud ticked, the volume attaches it and names the detection its id belongs to
+    view.min_cloud_size, view.cloud_threshold = 2, 0.0005
+    view.selected_clouds = [int(view.clouds["id"].iloc[0])]
+    volume.open_dialog()
+    volume.form.title = "with the cloud"
+    record = volume.submit()
+    assert record.object_ids == [f"cloud {view.selected_clouds[0]}"]
+    assert record.region["clouds"] == "clouds, density > 0.0005 mag/pc, ≥ 2 voxels"
 
 
 def test_volume_is_a_sub_cube_around_its_centre(view):
@@ -605,6 +709,164 @@ def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
             v.slice_z = 0.0
             assert wait_until(lambda: (near_region(page.screenshot(clip=box)) & outline).sum()
                               > 0.8 * outline.sum(), 15)
+            browser.close()
+    finally:
+        server.stop()
+
+
+OBJECT = (0x00, 0xC8, 0x53)  # the colour of annotated objects' rings (explore.viz.annotate.OBJECT_COLOR)
+
+
+@pytest.mark.browser
+def test_clouds_and_a_volume_annotated_in_a_browser(tmp_path):
+    """Tick two clouds in the Clouds tab, press its Annotate button, Save: the clouds are the annotation's
+    objects, drawn as green rings on the tab's small slice and sky map and named in the list. On the Volume
+    tab, Annotate stores the sub-cube shown, drawn as a box on the three slices of a larger volume."""
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    import panel as pn
+    from browser import pixels_like
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from explore.apps.gtomo.app import GTomo
+    from explore.apps.gtomo.demo import make_demo_cube
+
+    demo = tmp_path / "ws" / "demo" / "gtomo"
+    demo.mkdir(parents=True)
+    make_demo_cube(demo / "demo_cube_density.h5")
+    session = FakeSession(tmp_path / "ws")
+    views = []
+
+    def page_app():
+        v = GTomo().view(session)
+        v.volume_half = 150.0  # a sub-cube around the Sun, annotated, then seen inside a larger one
+        v.log_scale = False  # a dark background: the orange of annotations stands out (on log, inferno is orange)
+        views.append(v)
+        return pn.panel(v)
+
+    def plot_canvases(page, below: float = 0.0) -> list:
+        """The canvases of the plots below a height of the page, left to right then top to bottom (a Bokeh
+        plot draws on two canvases of the same size: one of each)."""
+        canvases = page.locator("canvas")
+        found = {}
+        for i in range(canvases.count()):
+            b = canvases.nth(i).bounding_box()
+            if b and b["width"] > 150 and b["height"] > 100 and b["y"] >= below:
+                found.setdefault((round(b["y"]), round(b["x"])), canvases.nth(i))
+        return [found[k] for k in sorted(found)]
+
+    def near(png: bytes, rgb) -> np.ndarray:
+        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+        return np.abs(img - np.array(rgb)).max(axis=2) <= 30
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
+            page.locator("text=Export profile").first.wait_for(timeout=90_000)
+            v = views[0]
+            annotate_button = page.locator("button:visible", has_text="Annotate")
+
+            # ---- the Clouds tab: tick clouds 0 and 3
+            page.get_by_role("tab", name="Clouds").click()
+            page.locator("text=Tick clouds").first.wait_for(timeout=20_000)
+            rows = page.locator(".tabulator-row")
+            rows.nth(0).wait_for(timeout=20_000)
+            for i in (0, 3):
+                rows.nth(i).locator("input[type=checkbox]").click()
+            assert wait_until(lambda: v.selected_clouds == [0, 3], 15)
+            table_bottom = rows.nth(rows.count() - 1).bounding_box()["y"]
+            assert wait_until(lambda: len(plot_canvases(page, table_bottom)) == 2, 30)
+            maps = plot_canvases(page, table_bottom)  # the small slice and the small sky map
+            page.wait_for_timeout(1500)
+            rings_before = [pixels_like(m.screenshot(), OBJECT, 30) for m in maps]
+            assert all(n < 5 for n in rings_before)  # no rings yet (a stray antialiased pixel at most)
+            assert all(m.bounding_box()["x"] + m.bounding_box()["width"] <= 1400 for m in maps)  # side by side
+
+            assert annotate_button.count() == 1  # the tab's own Annotate button, above the table
+            annotate_button.first.click()
+            # the dialog names what it will attach
+            page.locator("text=Attach the selected objects (cloud 0, cloud 3)").first.wait_for(timeout=10_000)
+            page.get_by_label("Title").fill("Two clouds to compare")
+            page.get_by_label("Description").fill("the most massive one and a high-latitude one")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(SHOTS / "clouds_annotate_dialog.png"))
+            page.get_by_role("button", name="Save", exact=True).click()
+            assert wait_until(lambda: len(session.notes) == 1, 15)
+            record = session.notes[0]
+            assert record.object_ids == ["cloud 0", "cloud 3"]
+            assert record.view == "clouds, density > 0.005 mag/pc, ≥ 20 voxels" and record.region is None
+            # listed below the tabs, naming the clouds
+            page.locator("text=objects: cloud 0, cloud 3").first.wait_for(timeout=15_000)
+
+            # untick them (their own markers go): the annotation's green rings stay, on both maps
+            for i in (0, 3):
+                rows.nth(i).locator("input[type=checkbox]").click()
+            assert wait_until(lambda: v.selected_clouds == [], 15)
+            assert wait_until(lambda: all(pixels_like(m.screenshot(), OBJECT, 30) > n + 15
+                                          for m, n in zip(maps, rings_before, strict=True)), 20)
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(SHOTS / "clouds_annotated.png"), full_page=True)
+            # two rings on the sky map: cloud 0 (l = 210 deg) right of the centre, cloud 3 (l = 159 deg) left
+            sky = near(maps[1].screenshot(), OBJECT)
+            width = maps[1].bounding_box()["width"]
+            columns = np.flatnonzero(sky.any(axis=0))
+            assert columns.size and columns.min() < width * 0.4 and columns.max() > width * 0.45
+
+            # ---- the Volume tab: annotate the sub-cube shown, then look at a larger one
+            page.get_by_role("tab", name="Volume").click()
+            page.locator("text=Drag to rotate").first.wait_for(timeout=20_000)
+            page.wait_for_timeout(3000)
+            page.screenshot(path=str(SHOTS / "volume.png"), full_page=True, timeout=120_000)
+            assert annotate_button.count() == 1
+            annotate_button.first.click()
+            # (the dialog may take seconds to build while the browser renders the volume on the CPU)
+            page.locator("text=Attach the sub-cube, camera and slices shown").first.wait_for(timeout=40_000)
+            page.get_by_label("Title").fill("Around the Sun")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(SHOTS / "volume_annotate_dialog.png"))
+            page.get_by_role("button", name="Save", exact=True).click()
+            assert wait_until(lambda: len(session.notes) == 2, 15)
+            region = session.notes[1].region
+            assert session.notes[1].view == "volume" and region["half_size"] == 150.0
+            assert region["ranges"]["x"] == [-155.0, 155.0] and region["ranges"]["y"] == [-155.0, 155.0]
+            assert region["slices"] == {"x": 0.0, "y": 0.0, "z": 0.0}
+            assert {"position", "focalPoint", "viewUp"} <= set(region["camera"])  # as vtk.js reported it
+            page.locator("text=Around the Sun").first.wait_for(timeout=15_000)
+
+            # a larger volume: the annotated sub-cube is a box in the middle of each of the three slices
+            def volume_slices():
+                """The three slices' canvases, left to right (boxes are in the viewport: the page may have
+                scrolled, so the note above the volume is found each time)."""
+                top = page.locator("text=Drag to rotate").first.bounding_box(timeout=60_000)["y"] + 480
+                return sorted(plot_canvases(page, top), key=lambda c: c.bounding_box()["x"])
+
+            half = page.get_by_label("Half size (pc)")
+            half.click()
+            half.press("Control+A")
+            half.type("400")
+            half.press("Tab")
+            assert wait_until(lambda: v.volume_half == 400.0, 15)
+            page.wait_for_timeout(3000)
+            # (a screenshot waits for the volume, rendered on the CPU here: give it time)
+            page.screenshot(path=str(SHOTS / "volume_annotated.png"), full_page=True, timeout=120_000)
+            slices = volume_slices()  # the slices' plots are new: find them again
+            assert len(slices) == 3
+            boxed = [c.screenshot(timeout=60_000) for c in slices]
+            page.get_by_role("button", name="Delete").nth(1).click()  # the volume's annotation, second in the list
+            assert wait_until(lambda: len(session.notes) == 1, 15)
+            page.wait_for_timeout(3000)
+            for canvas, with_box in zip(volume_slices(), boxed, strict=True):
+                drawn = near(with_box, REGION) & ~near(canvas.screenshot(timeout=60_000), REGION)
+                columns = np.flatnonzero(drawn.sum(axis=0) > 20)  # the box's left and right edges
+                assert columns.size >= 2, "no box drawn on a slice"
+                # 310 pc of the 820 pc across the 220-pixel frame
+                assert columns.max() - columns.min() == pytest.approx(310 / 820 * 220, abs=6)
             browser.close()
     finally:
         server.stop()
