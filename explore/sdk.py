@@ -19,7 +19,7 @@ import pathlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
+from typing import IO, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 

@@ -50,8 +50,8 @@ class Executor(abc.ABC):
     def active(self) -> set[str]:
         return set()
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional: executors without resources need not override it
+        """Release what the executor holds (processes, a cluster client)."""
 
 
 @dataclass

@@ -138,10 +138,10 @@ class Runs:
             time.sleep(interval)
 
     def wait(self, user: Principal | None, run_id: str, timeout: float | None = None) -> dict[str, Any]:
-        state = None
-        for state in self.events(user, run_id, timeout=timeout):
+        last = None
+        for last in self.events(user, run_id, timeout=timeout):  # noqa: B007 - the last event is the answer
             pass
-        return state or self.get(user, run_id)
+        return last or self.get(user, run_id)
 
     # ---- stopping -----------------------------------------------------------------------------
     def stop(self, user: Principal | None, run_id: str) -> dict[str, Any]:

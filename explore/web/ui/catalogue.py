@@ -11,8 +11,8 @@ import panel_material_ui as pmui
 from explore.platform.accounts import Principal
 from explore.platform.core import Platform
 from explore.platform.errors import ExploreError
-from explore.web.ui.layout import StatusBar
 from explore.web.ui.home import BODIES
+from explore.web.ui.layout import StatusBar
 from explore.web.ui.params_form import ParamsForm
 from explore.web.ui.sessions import AppSessions
 

@@ -14,8 +14,8 @@ import param
 from explore.platform.accounts import Principal
 from explore.platform.core import Platform
 from explore.platform.errors import ExploreError
-from explore.web.ui.layout import StatusBar
 from explore.platform.paths import normalise
+from explore.web.ui.layout import StatusBar
 from explore.web.ui.preview import preview
 from explore.web.ui.upload import Uploader
 

@@ -10,8 +10,8 @@ import panel_material_ui as pmui
 from explore.platform.accounts import Principal
 from explore.platform.core import Platform
 from explore.platform.errors import ExploreError
-from explore.web.ui.layout import StatusBar
 from explore.platform.runs import FINAL
+from explore.web.ui.layout import StatusBar
 
 COLUMNS = ["id", "app", "phase", "progress", "message", "created", "duration", "output"]
 

@@ -1,13 +1,13 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 02:15:42.022451
 """
-from alembic import op
 import sqlalchemy as sa
-import explore.platform.db
+from alembic import op
 
+import explore.platform.db
 
 revision = '0001'
 down_revision = None
