@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import quote
 
@@ -87,23 +88,29 @@ def get_file(path: str, request: Request, meta: bool = False, download: bool = F
 
 async def _read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """The chunks of a blocking iterator (a file being read), each read in a worker thread while the one
-    before is being sent."""
-    reading = asyncio.ensure_future(run_in_threadpool(next, chunks, None))
-    try:
-        while (data := await reading) is not None:
-            reading = asyncio.ensure_future(run_in_threadpool(next, chunks, None))
-            yield data
-    finally:
-        # a generator cannot be closed while a thread runs it: close the file once the read is over
-        def close(future: asyncio.Future) -> None:
-            if not future.cancelled():
-                future.exception()  # retrieved: a read error after the client left is of no interest
+    before is being sent.
+
+    When the client leaves, the read under way may still be running in its thread (cancelling the await
+    does not stop it), and a generator cannot be closed while it runs: the file is closed in a thread of
+    its own once that read is over, never left for the garbage collector.
+    """
+    lock = threading.Lock()
+
+    def read() -> bytes | None:
+        with lock:
+            return next(chunks, None)
+
+    def close() -> None:
+        with lock:
             chunks.close()
 
-        if reading.done():
-            close(reading)
-        else:
-            reading.add_done_callback(close)
+    try:
+        reading = asyncio.ensure_future(run_in_threadpool(read))
+        while (data := await reading) is not None:
+            reading = asyncio.ensure_future(run_in_threadpool(read))
+            yield data
+    finally:
+        threading.Thread(target=close, name="explore-close-download", daemon=True).start()
 
 
 def _unsatisfiable(header: str, size: int) -> Response:
