@@ -89,3 +89,24 @@ def test_a_batch_over_the_limit_writes_none_of_its_bytes(store):
         w.write_many([b"9", b"10"])
     assert read(store, "alice/a.bin") == b"old"
     assert os.listdir(store.local_path(f"alice/{storage_module.TMP_DIR}")) == []
+
+
+def test_writeback_of_a_large_upload_starts_while_it_is_written(store, monkeypatch):
+    assert storage_module._start_writeback is not None or not os.uname().sysname == "Linux"
+    if storage_module._start_writeback is not None:  # the real call: harmless on any file
+        fd = os.open(store.full("alice"), os.O_RDONLY)
+        try:
+            storage_module._start_writeback(fd, 0, 0)
+        finally:
+            os.close(fd)
+    started: list[tuple[int, int]] = []
+    monkeypatch.setattr(storage_module, "_start_writeback", lambda fd, offset, n: started.append((offset, n)))
+    monkeypatch.setattr(storage_module, "WRITEBACK_EVERY", 100_000)
+    chunk = os.urandom(30_000)
+    with store.writer("alice/big.bin") as w:
+        for _ in range(20):  # 600,000 bytes
+            w.write(chunk)
+    assert read(store, "alice/big.bin") == chunk * 20
+    # ranges asked for in order, each starting where the last ended, every 100,000 bytes or more
+    assert started[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(started, started[1:], strict=False))
+    assert all(n >= 100_000 for _, n in started) and sum(n for _, n in started) == 600_000
