@@ -8,8 +8,6 @@ import dataclasses
 import datetime as _dt
 import io
 import pathlib
-import shutil
-import socket
 import time
 
 import astropy.units as u
@@ -17,7 +15,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.table import Table
-from browser import wait_until
+from browser import free_port, launch, skip_without_chromium, wait_until
 
 from explore.apps.gtomo import integrate_extinction
 from explore.apps.gtomo.cube import galactic_to_xyz
@@ -25,9 +23,6 @@ from explore.sdk import Access, AnnotationRecord, WorkspaceFile
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SHOTS = ROOT / "test-output" / "gtomo"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
 
 # the tiny cube: 10 pc voxels, Sun at (10, 10, 5), a disc of 1e-3 mag/pc and one dense voxel of 0.2 mag/pc
 # at x = +50, y = +30, z = 0 pc (l = 30.96 deg, b = 0, d = 58.31 pc)
@@ -508,28 +503,29 @@ def test_the_view_builds_its_layout(view):
 
 # ---- the page in a real browser -------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.mark.browser
-def test_the_view_in_a_browser(tmp_path):
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    import panel as pn
-    from playwright.sync_api import sync_playwright
-
-    from explore.apps.gtomo.app import GTomo
-    from explore.apps.gtomo.demo import make_demo_cube, make_demo_errors, make_demo_targets
+def _demo_session(tmp_path: pathlib.Path) -> FakeSession:
+    """A workspace holding G-Tomo's demo cube where the demo puts it (``demo/gtomo/``)."""
+    from explore.apps.gtomo.demo import make_demo_cube
 
     demo = tmp_path / "ws" / "demo" / "gtomo"
     demo.mkdir(parents=True)
     make_demo_cube(demo / "demo_cube_density.h5")
+    return FakeSession(tmp_path / "ws")
+
+
+@pytest.mark.browser
+@skip_without_chromium
+def test_the_view_in_a_browser(tmp_path):
+    import panel as pn
+    from playwright.sync_api import sync_playwright
+
+    from explore.apps.gtomo.app import GTomo
+    from explore.apps.gtomo.demo import make_demo_errors, make_demo_targets
+
+    session = _demo_session(tmp_path)
+    demo = tmp_path / "ws" / "demo" / "gtomo"
     make_demo_errors(demo / "demo_cube_density_errors.h5", kind="density_error")
     make_demo_targets(demo / "demo_targets.csv", n=200)
-    session = FakeSession(tmp_path / "ws")
     views = []
 
     def page_app():
@@ -543,11 +539,11 @@ def test_the_view_in_a_browser(tmp_path):
         return pn.panel(v)
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 950})
             started = time.monotonic()
             page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
@@ -597,23 +593,18 @@ REGION = (0xFF, 0x8F, 0x00)  # the colour of annotation regions (explore.viz.ann
 
 
 @pytest.mark.browser
+@skip_without_chromium
 def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
     """Zoom into the Galactic-plane slice, press Annotate, type a title, Save: the region in view is stored
     under that plane, and once zoomed out again it is drawn on the slice (an orange box with its title)
     and listed below the plots; on another plane it is not drawn."""
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
     import panel as pn
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
     from explore.apps.gtomo.app import GTomo
-    from explore.apps.gtomo.demo import make_demo_cube
 
-    demo = tmp_path / "ws" / "demo" / "gtomo"
-    demo.mkdir(parents=True)
-    make_demo_cube(demo / "demo_cube_density.h5")
-    session = FakeSession(tmp_path / "ws")
+    session = _demo_session(tmp_path)
     views = []
 
     def page_app():
@@ -626,11 +617,11 @@ def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
         return np.abs(rgb - np.array(REGION)).max(axis=2) <= 30
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
             page.locator("text=Export profile").first.wait_for(timeout=90_000)
@@ -718,24 +709,19 @@ OBJECT = (0x00, 0xC8, 0x53)  # the colour of annotated objects' rings (explore.v
 
 
 @pytest.mark.browser
+@skip_without_chromium
 def test_clouds_and_a_volume_annotated_in_a_browser(tmp_path):
     """Tick two clouds in the Clouds tab, press its Annotate button, Save: the clouds are the annotation's
     objects, drawn as green rings on the tab's small slice and sky map and named in the list. On the Volume
     tab, Annotate stores the sub-cube shown, drawn as a box on the three slices of a larger volume."""
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
     import panel as pn
     from browser import pixels_like
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
     from explore.apps.gtomo.app import GTomo
-    from explore.apps.gtomo.demo import make_demo_cube
 
-    demo = tmp_path / "ws" / "demo" / "gtomo"
-    demo.mkdir(parents=True)
-    make_demo_cube(demo / "demo_cube_density.h5")
-    session = FakeSession(tmp_path / "ws")
+    session = _demo_session(tmp_path)
     views = []
 
     def page_app():
@@ -761,11 +747,11 @@ def test_clouds_and_a_volume_annotated_in_a_browser(tmp_path):
         return np.abs(img - np.array(rgb)).max(axis=2) <= 30
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(pw)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
             page.locator("text=Export profile").first.wait_for(timeout=90_000)
