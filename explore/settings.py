@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     login_free_attempts: int = Field(5, description="failed logins allowed before each further try is delayed")
     extra_apps: Annotated[list[str], NoDecode] = Field(default_factory=list, description="'module:Class' apps to add to the entry points")
     demo: bool = Field(True, description="prepare the demo data on first start")
+    product_columns: int = Field(20_000, ge=0, description="hold the product index in memory for searches once it has "
+                                 "this many products (~230 MB per million; 0: never)")
 
     @classmethod
     def settings_customise_sources(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from explore.platform import product_columns
 from explore.platform.accounts import Accounts, Principal
 from explore.platform.annotations import Annotations
 from explore.platform.catalogue import Catalogue
@@ -26,6 +27,7 @@ class Platform:
         self.settings = settings or Settings()
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.settings.db_url)
+        product_columns.configure(self.db.engine, self.settings.product_columns)
         if migrate:
             self.db.migrate()
         self.storage = Storage(self.settings.workspace_url)

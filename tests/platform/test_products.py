@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy import func, select, text
 
 from explore.planetary.footprints import region_from_bbox, region_from_wkt
+from explore.platform import product_columns
 from explore.platform.db import Database
 from explore.platform.products import (
     Product,
@@ -38,6 +39,21 @@ def db(database_url):
     database.migrate()
     yield database
     database.dispose()
+
+
+@pytest.fixture(params=["sql", "columns"])
+def search(request):
+    """``search_products`` in SQL, or on the product columns held in memory (built at once, at the
+    generation the session sees: after any write in the test they are built again)."""
+    columns = request.param == "columns"
+
+    def run(session, q):
+        result = search_products(session, q, columns=columns)
+        if columns:  # the columns answered (they are current)
+            assert product_columns.columns_for(session.connection(), build=False) is not None
+        return result
+
+    return run
 
 
 @pytest.fixture
@@ -101,34 +117,34 @@ QUERIES = [
 
 
 @pytest.mark.parametrize("k", range(len(QUERIES)))
-def test_search_equals_the_brute_force_answer(demo, k):
+def test_search_equals_the_brute_force_answer(demo, k, search):
     q = QUERIES[k]
     q.limit, q.sort = 10_000, "id"
     with demo.session() as s:
-        result = search_products(s, q)
+        result = search(s, q)
         expected = brute_force(s, q)
     assert result.total == len(expected) > 0
     assert [p.id for p in result.items] == expected
 
 
-def test_antimeridian_product_is_found_from_both_sides(demo):
+def test_antimeridian_product_is_found_from_both_sides(demo, search):
     with demo.session() as s:
         crossing = s.scalars(select(Product).where(Product.lon_max > 180.0, Product.lon_max - Product.lon_min < 300)).first()
         assert crossing is not None
         lat = (crossing.lat_min + crossing.lat_max) / 2
-        east = search_products(s, ProductQuery(bbox=(-179.99, lat - 0.01, crossing.lon_max - 360.0, lat + 0.01), limit=10_000))
-        west = search_products(s, ProductQuery(bbox=(crossing.lon_min, lat - 0.01, 179.99, lat + 0.01), limit=10_000))
+        east = search(s, ProductQuery(bbox=(-179.99, lat - 0.01, crossing.lon_max - 360.0, lat + 0.01), limit=10_000))
+        west = search(s, ProductQuery(bbox=(crossing.lon_min, lat - 0.01, 179.99, lat + 0.01), limit=10_000))
         assert crossing.id in {p.id for p in east.items} and crossing.id in {p.id for p in west.items}
 
 
-def test_paging_sorting_and_filters(demo):
+def test_paging_sorting_and_filters(demo, search):
     with demo.session() as s:
-        first = search_products(s, ProductQuery(body="moon", sort="-incidence", limit=5))
-        second = search_products(s, ProductQuery(body="moon", sort="-incidence", limit=5, offset=5))
+        first = search(s, ProductQuery(body="moon", sort="-incidence", limit=5))
+        second = search(s, ProductQuery(body="moon", sort="-incidence", limit=5, offset=5))
         assert first.total == 1500
         inc = [p.incidence for p in first.items + second.items]
         assert inc == sorted(inc, reverse=True)
-        nac = search_products(s, ProductQuery(instrument="lroc nac", limit=1))
+        nac = search(s, ProductQuery(instrument="lroc nac", limit=1))
         count = s.execute(select(func.count()).select_from(Product).where(Product.instrument == "LROC NAC")).scalar_one()
         assert nac.total == count
         facets = {(f["mission"], f["instrument"]): f["count"] for f in product_facets(s, "moon")}
@@ -292,7 +308,7 @@ def _expected_order(products, key: str) -> list[int]:
 
 @pytest.mark.parametrize("key", ["start_time", "-start_time", "incidence", "-incidence", "product_id", "-product_id"])
 @pytest.mark.parametrize("with_region", [False, True])
-def test_sort_order_is_the_same_on_every_database(db, key, with_region):
+def test_sort_order_is_the_same_on_every_database(db, key, with_region, search):
     """Unknown values first (last when descending), names by their bytes: SQLite and PostgreSQL
     (whatever its collation) give the same order, with and without a region."""
     with db.session() as s:
@@ -303,25 +319,25 @@ def test_sort_order_is_the_same_on_every_database(db, key, with_region):
         _odd_products(s)
         odd = list(s.scalars(select(Product).where(Product.instrument == "ODD")))
         q = ProductQuery(instrument="odd", sort=key, limit=100, bbox=(-1, 0, 20, 5) if with_region else None)
-        result = search_products(s, q)
+        result = search(s, q)
         assert result.total == 8
         assert [p.id for p in result.items] == _expected_order(odd, key)
         # and the pages join up
-        pages = [search_products(s, ProductQuery(instrument="odd", sort=key, limit=3, offset=o,
+        pages = [search(s, ProductQuery(instrument="odd", sort=key, limit=3, offset=o,
                                                  bbox=q.bbox)).items for o in (0, 3, 6)]
         assert [p.id for page in pages for p in page] == _expected_order(odd, key)
 
 
-def test_name_filters_are_literal(demo):
+def test_name_filters_are_literal(demo, search):
     """``_`` and ``%`` in a name are characters, not wildcards."""
     with demo.session() as s:
         tc = s.scalars(select(Product).where(Product.product_type == "TC_s_Level2B0")).first()
         lookalike = s.scalars(select(Product).where(Product.instrument == "MI")).first()
         lookalike.product_type = "TCxsxLevel2B0"
         s.flush()
-        found = {p.id for p in search_products(s, ProductQuery(product_type="TC_s_Level2B0", limit=10_000)).items}
+        found = {p.id for p in search(s, ProductQuery(product_type="TC_s_Level2B0", limit=10_000)).items}
         assert tc.id in found and lookalike.id not in found
-        assert search_products(s, ProductQuery(product_type="TC%", limit=10)).total == 0
+        assert search(s, ProductQuery(product_type="TC%", limit=10)).total == 0
 
 
 def test_search_items_describe_products_like_the_orm_rows(demo):
@@ -423,39 +439,39 @@ NO_REGION_QUERIES = [
 
 @pytest.mark.parametrize("sort", ["id", "start_time", "-incidence", "product_id", "-product_id"])
 @pytest.mark.parametrize("k", range(len(NO_REGION_QUERIES)))
-def test_search_without_a_region_equals_the_brute_force_answer(demo, k, sort):
+def test_search_without_a_region_equals_the_brute_force_answer(demo, k, sort, search):
     q = dataclasses.replace(NO_REGION_QUERIES[k], limit=10_000, sort=sort, count_limit=None)
     with demo.session() as s:
-        result = search_products(s, q)
+        result = search(s, q)
         expected = brute_force(s, q)
         everything = list(s.scalars(select(Product).where(Product.id.in_(expected))))
     assert result.total == len(expected) > 0 and result.total_exact
     assert [p.id for p in result.items] == _expected_order(everything, sort)
     # a middle page of several product sets merged, and a bounded count
     with demo.session() as s:
-        page = search_products(s, dataclasses.replace(q, limit=7, offset=11, count_limit=20))
+        page = search(s, dataclasses.replace(q, limit=7, offset=11, count_limit=20))
     assert [p.id for p in page.items] == _expected_order(everything, sort)[11:18]
     assert (page.total, page.total_exact) == ((len(expected), True) if len(expected) <= 20 else (20, False))
 
 
-def test_the_count_stops_at_the_count_limit(demo):
+def test_the_count_stops_at_the_count_limit(demo, search):
     """Up to the limit the total is exact; beyond it, it is "more than the limit"."""
     with demo.session() as s:
-        assert (lambda r: (r.total, r.total_exact))(search_products(s, ProductQuery(count_limit=None))) == (1500, True)
-        assert (lambda r: (r.total, r.total_exact))(search_products(s, ProductQuery(count_limit=1500))) == (1500, True)
-        broad = search_products(s, ProductQuery(body="moon", count_limit=1499, limit=10))
+        assert (lambda r: (r.total, r.total_exact))(search(s, ProductQuery(count_limit=None))) == (1500, True)
+        assert (lambda r: (r.total, r.total_exact))(search(s, ProductQuery(count_limit=1500))) == (1500, True)
+        broad = search(s, ProductQuery(body="moon", count_limit=1499, limit=10))
         assert (broad.total, broad.total_exact, len(broad.items)) == (1499, False, 10)
         nac = s.execute(select(func.count()).select_from(Product).where(Product.instrument.like("LROC %"))).scalar_one()
         # two product sets: the count goes on in the second set and stops there
-        lroc = search_products(s, ProductQuery(instrument="lroc", count_limit=nac - 1, limit=1))
+        lroc = search(s, ProductQuery(instrument="lroc", count_limit=nac - 1, limit=1))
         assert (lroc.total, lroc.total_exact) == (nac - 1, False)
-        assert search_products(s, ProductQuery(instrument="lroc", count_limit=nac)).total_exact
-        assert search_products(s, ProductQuery(instrument="no such camera")).to_dict()["total_exact"]
+        assert search(s, ProductQuery(instrument="lroc", count_limit=nac)).total_exact
+        assert search(s, ProductQuery(instrument="no such camera")).to_dict()["total_exact"]
         with pytest.raises(SearchError, match="count_limit"):
-            search_products(s, ProductQuery(count_limit=-1))
+            search(s, ProductQuery(count_limit=-1))
 
 
-def test_a_time_window_finds_long_observations_and_unknown_starts(demo):
+def test_a_time_window_finds_long_observations_and_unknown_starts(demo, search):
     """The window is a range of start times from (start - the longest observation): a long map
     product that began long before the window is still found, and so is a product with a stop but
     no start time when there is no upper bound."""
@@ -471,8 +487,8 @@ def test_a_time_window_finds_long_observations_and_unknown_starts(demo):
             q = dataclasses.replace(q, limit=10_000, sort="id")
             expected = brute_force(s, q)
             assert long.id in expected
-            assert [p.id for p in search_products(s, q).items] == expected
-        assert open_start.id in [p.id for p in search_products(s, ProductQuery(start=dt.datetime(2025, 1, 1),
+            assert [p.id for p in search(s, q).items] == expected
+        assert open_start.id in [p.id for p in search(s, ProductQuery(start=dt.datetime(2025, 1, 1),
                                                                                limit=10_000)).items]
 
 
@@ -544,4 +560,28 @@ def test_migration_0004_adds_and_removes_the_search_indexes(database_url):
     with db.session() as s:
         assert not {"ix_products_set_time", "ix_products_duration"} & names(s)
         assert [p.id for p in search_products(s, q).items] == brute_force(s, q)  # slower, same answer
+    db.dispose()
+
+
+def test_migration_0005_adds_and_removes_the_generation_counter(database_url):
+    db = Database(database_url)
+    _alembic(db, "upgrade", "0004")
+    with db.session() as s:
+        make_demo_products(s, 300, seed=12)
+    _alembic(db, "upgrade", "head")
+    q = ProductQuery(bbox=(-120, -50, 60, 50), min_incidence=20, limit=10_000)
+    with db.session() as s:
+        before = product_columns.read_generation(s.connection())
+        assert before is not None
+        answer = [p.id for p in search_products(s, q, columns=True).items]
+        assert answer == [p.id for p in search_products(s, q, columns=False).items] and answer
+        s.add(Product(**{**make_demo_products(None, 1, seed=13)[0], "product_id": "EXTRA"}))
+        s.flush()
+        assert product_columns.read_generation(s.connection()) > before
+    _alembic(db, "downgrade", "0004")
+    with db.session() as s:
+        assert product_columns.read_generation(s.connection()) is None
+        assert product_columns.columns_for(s.connection(), build=True) is None  # no counter: no columns
+        assert len(search_products(s, q).items) >= len(answer)
+    product_columns.forget(db.engine)
     db.dispose()
