@@ -220,13 +220,14 @@ class Storage:
                 raise StorageFull("the workspace storage is full") from exc
             raise
 
-    def writer(self, path: str, *, limit: int | None = None,
-               on_commit: Callable[[int], None] | None = None) -> AtomicWriter:
+    def writer(self, path: str, *, limit: int | None = None, on_commit: Callable[[int], None] | None = None,
+               on_grow: Callable[[int], None] | None = None, on_close: Callable[[], None] | None = None) -> AtomicWriter:
         """An atomic writer for ``path``: write chunks, then ``commit()`` (or ``abort()``).
 
         ``on_commit`` is called after the commit with the change in bytes used (the new size less the
-        size of the file it replaced)."""
-        return AtomicWriter(self, path, limit, on_commit)
+        size of the file it replaced); ``on_grow`` with the new size before each write (it refuses by
+        raising); ``on_close`` once, after the commit or the abort."""
+        return AtomicWriter(self, path, limit, on_commit, on_grow, on_close)
 
     def write_bytes(self, path: str, data: bytes) -> int:
         with self.writer(path) as w:
@@ -264,11 +265,14 @@ class AtomicWriter:
     """Writes into a temporary file beside the workspace and renames it into place on commit."""
 
     def __init__(self, storage: Storage, path: str, limit: int | None,
-                 on_commit: Callable[[int], None] | None = None) -> None:
+                 on_commit: Callable[[int], None] | None = None, on_grow: Callable[[int], None] | None = None,
+                 on_close: Callable[[], None] | None = None) -> None:
         self.storage = storage
         self.path = path
         self.limit = limit
         self.on_commit = on_commit
+        self.on_grow = on_grow
+        self.on_close = on_close
         self.size = 0
         owner = path.split("/", 1)[0]
         tmp_dir = f"{owner}/{TMP_DIR}"
@@ -308,10 +312,16 @@ class AtomicWriter:
         with self._lock:
             if self.done:
                 raise Conflict(f"{self.path}: this upload was already finished or abandoned")
-            self.size += sum(len(c) for c in chunks)
-            if self.limit is not None and self.size > self.limit:
-                self.abort()
-                raise TooLarge(f"{self.path}: the upload exceeds the space left ({self.limit:,} bytes)")
+            size = self.size + sum(len(c) for c in chunks)
+            try:
+                if self.limit is not None and size > self.limit:
+                    raise TooLarge(f"{self.path}: the upload exceeds the space left ({self.limit:,} bytes)")
+                if self.on_grow is not None:
+                    self.on_grow(size)
+            except BaseException:
+                self._abort()
+                raise
+            self.size = size
             try:
                 if self._fd is not None:
                     _write_all(self._fd, chunks)
@@ -358,8 +368,16 @@ class AtomicWriter:
                 raise StorageFull("the workspace storage is full; nothing was changed") from exc
             raise
         self.done = True
-        if self.on_commit is not None:
-            self.on_commit(self.size - replaced)
+        try:
+            if self.on_commit is not None:
+                self.on_commit(self.size - replaced)
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
+        if self.on_close is not None:
+            on_close, self.on_close = self.on_close, None
+            on_close()
 
     def _size_of(self, full: str) -> int:
         """Bytes of the file about to be replaced (0 if none)."""
@@ -390,6 +408,8 @@ class AtomicWriter:
                 self.storage.fs.rm(self._full_tmp)
         except OSError:
             pass
+        finally:
+            self._closed()
 
     def __enter__(self) -> AtomicWriter:
         return self

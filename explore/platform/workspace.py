@@ -70,6 +70,9 @@ class Workspace:
         self.usage_max_age = usage_max_age
         self._usage: dict[str, tuple[int, float]] = {}
         self._changes: dict[str, int] = {}  # writes per home, so that a walk overtaken by one is not kept
+        # bytes held per home by the uploads in progress in this process (their size so far, or the
+        # size they announced): two uploads at once cannot both use the same space left
+        self._held: dict[str, dict[object, int]] = {}
         self._usage_lock = threading.Lock()
 
     # ---- the permission check ---------------------------------------------------------------
@@ -245,14 +248,38 @@ class Workspace:
         self.authorize(user, path, "write")
         owner = owner_of(path)
         replaced = self.storage.info(path).size if self.storage.exists(path) and not self.storage.isdir(path) else 0
-        limit = min(self.max_upload, self.space_left(owner) + replaced)
         if expected_size is not None and expected_size > self.max_upload:
             raise TooLarge(f"the file is {expected_size:,} bytes; the largest upload allowed is {self.max_upload:,} bytes")
-        if expected_size is not None and expected_size > limit:
-            raise TooLarge(
-                f"the file is {expected_size:,} bytes but only {limit:,} bytes are left in {owner}'s quota"
-            )
-        return self.storage.writer(path, limit=limit, on_commit=lambda delta: self._used_more(owner, delta))
+        quota = self.quota(owner)
+        claim = object()
+
+        def hold(size: int, announced: bool) -> None:
+            """Hold ``size`` bytes of the owner's space for this upload, or refuse (TooLarge)."""
+            used = self.usage(owner)
+            with self._usage_lock:
+                held = self._held.setdefault(owner, {})
+                others = sum(v for k, v in held.items() if k is not claim)
+                limit = min(self.max_upload, max(0, quota - used - others) + replaced)
+                if size > limit:
+                    busy = f" ({others:,} bytes are held by other uploads in progress)" if others else ""
+                    what = f"the file is {size:,} bytes but" if announced else f"{path}: the upload exceeds the space left:"
+                    raise TooLarge(f"{what} only {limit:,} bytes are left in {owner}'s quota{busy}")
+                held[claim] = max(size, held.get(claim, 0))
+
+        def release() -> None:
+            with self._usage_lock:
+                held = self._held.get(owner, {})
+                held.pop(claim, None)
+                if not held:
+                    self._held.pop(owner, None)
+
+        hold(expected_size or 0, announced=True)
+        try:
+            return self.storage.writer(path, on_commit=lambda delta: self._used_more(owner, delta),
+                                       on_grow=lambda size: hold(size, announced=False), on_close=release)
+        except BaseException:
+            release()
+            raise
 
     def write_bytes(self, user: Principal | None, path: str, data: bytes) -> WorkspaceFile:
         with self.writer(user, path, expected_size=len(data)) as w:

@@ -1,6 +1,8 @@
 """The workspace: one permission check, quotas, atomic writes, confinement."""
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -149,6 +151,63 @@ def test_quota_is_enforced_and_nothing_is_half_written(platform, people):
     # replacing a file may reuse the space it frees
     ws.write_bytes(a, "alice/small.bin", b"w" * 900)
     assert ws.usage("alice") == 900
+
+
+def test_uploads_in_progress_hold_their_space(platform, people):
+    """Two uploads at once into one home cannot both use the same space left: each holds what it
+    announced (Content-Length) or has written so far, until it is committed or abandoned."""
+    ws = platform.workspace
+    a = people["alice"]
+    platform.accounts.update_user("alice", quota=1000)
+    first = ws.writer(a, "alice/one.bin", expected_size=700)
+    with pytest.raises(TooLarge, match="700 bytes are held by other uploads"):
+        ws.writer(a, "alice/two.bin", expected_size=400)
+    second = ws.writer(a, "alice/two.bin")  # size unknown: it holds what it writes
+    second.write(b"b" * 300)
+    with pytest.raises(TooLarge, match="held by other uploads"):
+        second.write(b"b" * 1)
+    with pytest.raises(NotFound):
+        ws.stat(a, "alice/two.bin")
+    first.write(b"a" * 700)
+    first.commit()
+    assert ws.usage("alice") == 700
+    # a third one streamed, then abandoned: its space is free again
+    third = ws.writer(a, "alice/three.bin")
+    third.write(b"c" * 250)
+    with pytest.raises(TooLarge, match="250 bytes are held"):
+        ws.writer(a, "alice/four.bin", expected_size=100)
+    third.abort()
+    ws.write_bytes(a, "alice/four.bin", b"d" * 300)
+    assert ws.usage("alice") == 1000
+    assert not ws._held  # nothing left held
+
+
+def test_concurrent_uploads_respect_the_quota(platform, people):
+    """Four uploads of 400 bytes at once into a 1000-byte quota, in threads as the server runs them: at most
+    two succeed, the others get 413, and the home never holds more than the quota."""
+    import concurrent.futures
+
+    ws = platform.workspace
+    a = people["alice"]
+    platform.accounts.update_user("alice", quota=1000)
+    barrier = threading.Barrier(4)
+
+    def upload(k: int) -> str:
+        barrier.wait()
+        try:
+            with ws.writer(a, f"alice/up{k}.bin") as w:
+                for _ in range(4):
+                    w.write(b"u" * 100)
+                    time.sleep(0.01)
+            return "ok"
+        except TooLarge:
+            return "too large"
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(upload, range(4)))
+    assert outcomes.count("ok") <= 2 and outcomes.count("ok") >= 1, outcomes
+    assert ws.storage.usage("alice") <= 1000
+    assert not ws._held
 
 
 def test_upload_size_limit(platform, people):
