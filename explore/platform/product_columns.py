@@ -19,7 +19,8 @@ answer is the same as the SQL path's (tested against it), in 2-3 ms instead of 7
 products (``benchmarks/moon.py``).
 
 **Keeping current.** Every write to ``products`` bumps a counter in ``products_generation`` (triggers:
-per row on SQLite, per statement on PostgreSQL) by a random step, and it starts at a random value:
+per row on SQLite, once per writing transaction on PostgreSQL) by a random step, and it starts at a
+random value:
 a database built again, or writes rolled back and others made instead, do not repeat a generation
 (columns built inside a transaction that is then rolled back are never mistaken for current). A
 search reads the counter in its own transaction and uses the columns only when they were built at
@@ -81,10 +82,17 @@ _GENERATION_DDL = {
               BEGIN UPDATE products_generation SET n = n + 1 + abs(random() % 1073741824); END""" for event in ("INSERT", "UPDATE", "DELETE")),
     ],
     "postgresql": [
-        "CREATE TABLE IF NOT EXISTS products_generation (id integer PRIMARY KEY CHECK (id = 1), n bigint NOT NULL)",
-        "INSERT INTO products_generation VALUES (1, floor(random() * 1e15)::bigint) ON CONFLICT DO NOTHING",
+        "CREATE TABLE IF NOT EXISTS products_generation (id integer PRIMARY KEY CHECK (id = 1), n bigint NOT NULL, "
+        "txid bigint)",
+        "INSERT INTO products_generation VALUES (1, floor(random() * 1e15)::bigint, NULL) ON CONFLICT DO NOTHING",
+        # once per transaction: a bulk load of a million rows in one transaction (a statement per row)
+        # would otherwise leave a million versions of this row, each update walking them all
         """CREATE OR REPLACE FUNCTION products_generation_bump() RETURNS trigger LANGUAGE plpgsql AS
-           $$ BEGIN UPDATE products_generation SET n = n + 1 + floor(random() * 1073741824)::bigint; RETURN NULL; END $$""",
+           $$ BEGIN
+             UPDATE products_generation SET n = n + 1 + floor(random() * 1073741824)::bigint, txid = txid_current()
+             WHERE txid IS DISTINCT FROM txid_current();
+             RETURN NULL;
+           END $$""",
         "DROP TRIGGER IF EXISTS products_generation_bump ON products",
         """CREATE TRIGGER products_generation_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON products
            FOR EACH STATEMENT EXECUTE FUNCTION products_generation_bump()""",
@@ -599,7 +607,8 @@ def columns_for(connection: Connection, *, build: bool | None = None) -> Product
         return current
     if build is True:
         columns = build_columns(connection, generation)
-        slot.columns = columns
+        if not _writing(connection):  # columns of uncommitted writes serve this transaction only
+            slot.columns = columns
         return columns
     if build is False or slot.min_products <= 0 or slot.building or time.monotonic() < slot.next_build:
         return None
@@ -612,6 +621,14 @@ def columns_for(connection: Connection, *, build: bool | None = None) -> Product
         slot.building = True
     threading.Thread(target=_build_in_background, args=(engine, slot), name="product-columns", daemon=True).start()
     return None
+
+
+def _writing(connection: Connection) -> bool:
+    """Whether the connection's transaction has written (PostgreSQL bumps the counter once per
+    transaction, so columns built in the middle of one could miss its later writes)."""
+    if connection.dialect.name == "postgresql":
+        return connection.exec_driver_sql("SELECT txid_current_if_assigned() IS NOT NULL").scalar()
+    return bool(getattr(connection.connection.driver_connection, "in_transaction", True))
 
 
 def _build_in_background(engine: Engine, slot: _Slot) -> None:

@@ -167,6 +167,10 @@ def test_writes_make_the_columns_stale(products):
         # this session sees its own insert: the columns are stale for it, SQL answers
         assert product_columns.columns_for(s.connection(), build=False) is None
         assert _answer(search_products(s, q))[0] == first[0] + 1
+        # columns built now hold the insert, for this transaction only: they are not kept
+        mine = product_columns.columns_for(s.connection(), build=True)
+        assert mine.size == before.size + 1
+        assert _answer(search_products(s, q, columns=True))[0] == first[0] + 1
         s.rollback()
         assert product_columns.columns_for(s.connection(), build=False) is before
         s.add(Product(**row))
@@ -239,14 +243,27 @@ def test_large_indexes_build_the_columns_in_the_background(products):
 
 
 def test_the_generation_table_and_its_triggers(products):
+    """Every writing transaction moves the counter (SQLite: every row); its own reads see the new
+    value at once; a rolled-back one leaves it as it was."""
+    def generation(s):
+        return product_columns.read_generation(s.connection())
+
     with products.session() as s:
-        g0 = product_columns.read_generation(s.connection())
+        g0 = generation(s)
         s.execute(text("UPDATE products SET resolution = 1 WHERE id IN (1, 2, 3)"))
-        g1 = product_columns.read_generation(s.connection())
+        g1 = generation(s)
+        assert g1 > g0
+    with products.session() as s:
+        assert generation(s) == g1
         s.execute(text("DELETE FROM products WHERE id = 4"))
-        g2 = product_columns.read_generation(s.connection())
-    assert g0 < g1 < g2
-    assert isinstance(g0, int) and g0 > 0
+        s.execute(text("DELETE FROM products WHERE id = 5"))
+        g2 = generation(s)
+    assert g2 > g1 and isinstance(g0, int) and g0 > 0
+    with products.session() as s:
+        s.execute(text("DELETE FROM products WHERE id = 6"))
+        assert generation(s) > g2
+        s.rollback()
+        assert generation(s) == g2
 
 
 def test_search_answers_without_columns_on_a_database_without_the_counter(db):

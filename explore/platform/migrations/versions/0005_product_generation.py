@@ -1,4 +1,5 @@
-"""a generation counter of the product index, bumped by every write (triggers)
+"""a generation counter of the product index, bumped by every write (triggers: per row on SQLite,
+once per writing transaction on PostgreSQL)
 
 Searches use the product columns held in memory (``explore.platform.product_columns``) only while
 they were built at the generation the search's transaction sees, so writes by any process are never
