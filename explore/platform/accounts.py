@@ -8,10 +8,14 @@ sign-in link that ``explore serve`` prints on a first start with no users.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,6 +32,23 @@ _hasher = PasswordHasher()
 # taken does not tell whether a user name exists
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD = 8
+#: seconds a resolved token is remembered by this process: a token revoked, or a user deactivated or
+#: moved between groups, by another process (the CLI) is seen within this time; by this one at once
+TOKEN_MEMORY_SECONDS = 5.0
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _changes_principals(method: _F) -> _F:
+    """Forget the remembered tokens once ``method`` (a change to users, groups or tokens) is done."""
+
+    @functools.wraps(method)
+    def wrapper(self: Accounts, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._resolved.clear()
+
+    return wrapper  # type: ignore[return-value]
 ROLES = ("user", "admin")
 
 
@@ -61,6 +82,8 @@ class Accounts:
         self.session_hours = session_hours
         self.token_days = token_days
         self.free_attempts = free_attempts
+        # (token hash, kind) -> (user, monotonic time until which it may be used without a look-up)
+        self._resolved: dict[tuple[str, str], tuple[Principal, float]] = {}
 
     # ---- users ----------------------------------------------------------------------------
     def count_users(self) -> int:
@@ -102,6 +125,7 @@ class Accounts:
         if len(password) < MIN_PASSWORD:
             raise BadRequest(f"a password needs at least {MIN_PASSWORD} characters")
 
+    @_changes_principals
     def set_password(self, name: str, password: str) -> None:
         self._check_password(password)
         with self.db.session() as s:
@@ -110,6 +134,7 @@ class Accounts:
             # a new password ends every open UI session of that user
             s.execute(delete(Token).where(Token.user_id == user.id, Token.kind == "session"))
 
+    @_changes_principals
     def update_user(self, name: str, *, role: str | None = None, quota: int | None = None, active: bool | None = None,
                     full_name: str | None = None, email: str | None = None) -> Principal:
         with self.db.session() as s:
@@ -128,6 +153,7 @@ class Accounts:
                 user.email = email
             return Principal.of(user)
 
+    @_changes_principals
     def delete_user(self, name: str) -> None:
         with self.db.session() as s:
             s.delete(self._user(s, name))
@@ -181,6 +207,7 @@ class Accounts:
                 raise Conflict(f"the name {name!r} is already taken")
             s.add(Group(name=name, description=description))
 
+    @_changes_principals
     def add_member(self, group: str, user: str) -> None:
         with self.db.session() as s:
             g = self._group(s, group)
@@ -188,6 +215,7 @@ class Accounts:
             if u not in g.members:
                 g.members.append(u)
 
+    @_changes_principals
     def remove_member(self, group: str, user: str) -> None:
         with self.db.session() as s:
             g = self._group(s, group)
@@ -206,6 +234,7 @@ class Accounts:
         with self.db.session() as s:
             return s.scalar(select(Group.id).where(Group.name == name)) is not None
 
+    @_changes_principals
     def delete_group(self, name: str) -> None:
         with self.db.session() as s:
             s.delete(self._group(s, name))
@@ -270,6 +299,16 @@ class Accounts:
                         expires=utcnow() + dt.timedelta(hours=hours)))
         return secret
 
+    def remembered_token(self, secret: str, kind: str = "api") -> Principal | None:
+        """The user of a token resolved in the last :data:`TOKEN_MEMORY_SECONDS` (no database
+        look-up: the server answers it on the event loop), or None."""
+        if not secret:
+            return None
+        found = self._resolved.get((hash_token(secret), kind))
+        if found is None or found[1] < time.monotonic():
+            return None
+        return found[0]
+
     def resolve_token(self, secret: str, kind: str = "api") -> Principal:
         """The user a live token of ``kind`` belongs to, or :class:`Unauthorized`."""
         if not secret:
@@ -285,8 +324,17 @@ class Accounts:
                 raise Unauthorized("the token is invalid or has expired")
             if token.last_used is None or (now - token.last_used).total_seconds() > 60:
                 token.last_used = now
-            return Principal.of(token.user)
+            principal = Principal.of(token.user)
+            remember = TOKEN_MEMORY_SECONDS
+            if token.expires is not None:
+                remember = min(remember, (token.expires - now).total_seconds())
+            if kind != "signin" and remember > 0:
+                if len(self._resolved) > 10_000:
+                    self._resolved.clear()
+                self._resolved[(token.token_hash, kind)] = (principal, time.monotonic() + remember)
+            return principal
 
+    @_changes_principals
     def revoke_token(self, secret: str) -> None:
         with self.db.session() as s:
             s.execute(delete(Token).where(Token.token_hash == hash_token(secret)))
@@ -298,6 +346,7 @@ class Accounts:
             return [{"id": t.id, "name": t.name, "created": t.created, "expires": t.expires, "last_used": t.last_used}
                     for t in rows]
 
+    @_changes_principals
     def revoke_token_id(self, user: str, token_id: int) -> None:
         with self.db.session() as s:
             u = self._user(s, user)

@@ -12,6 +12,7 @@ import hmac
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.concurrency import run_in_threadpool
 
 from explore.platform.accounts import Principal
 from explore.platform.core import Platform
@@ -64,19 +65,29 @@ def session_user(platform: Platform, cookie_value: str | None) -> tuple[Principa
         return None
 
 
-def optional_user(request: Request, platform: Platform = Depends(get_platform)) -> Principal | None:
-    """The user a request is from (None: anonymous). Synchronous on purpose: FastAPI runs it in its
-    thread pool, so the database look-up never blocks the event loop."""
+async def optional_user(request: Request, platform: Platform = Depends(get_platform)) -> Principal | None:
+    """The user a request is from (None: anonymous). A token resolved in the last few seconds is
+    answered here, on the event loop; otherwise the database look-up runs in the thread pool."""
+    accounts = platform.accounts
     auth = request.headers.get("authorization", "")
     if auth:
         scheme, _, secret = auth.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
             raise Unauthorized("use 'Authorization: Bearer <token>' (get one from POST /api/v1/auth/token)")
-        return platform.accounts.resolve_token(secret.strip(), "api")
-    found = session_user(platform, request.cookies.get(SESSION_COOKIE))
-    if found is None:
+        return accounts.remembered_token(secret, "api") or await run_in_threadpool(accounts.resolve_token, secret, "api")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         return None
-    user, token = found
+    token = unsign_session(platform, cookie)
+    if not token:
+        return None
+    user = accounts.remembered_token(token, "session")
+    if user is None:
+        try:
+            user = await run_in_threadpool(accounts.resolve_token, token, "session")
+        except Unauthorized:
+            return None
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER)
         if not sent or not hmac.compare_digest(str(sent), csrf_token(platform, token)):

@@ -101,3 +101,44 @@ def test_groups(platform, people):
     platform.accounts.remove_member("astro", "carol")
     assert platform.accounts.get("carol").groups == frozenset()
     assert [g["members"] for g in platform.accounts.list_groups()] == [["dave"]]
+
+
+def test_resolved_tokens_are_remembered_briefly_and_forgotten_on_changes(platform, people, monkeypatch):
+    """A token resolved once is answered without the database for a few seconds; a change made
+    through this process (revoke, deactivate, group membership) is seen at once, one made behind its
+    back (another process) within TOKEN_MEMORY_SECONDS."""
+    from explore.platform import accounts as accounts_module
+
+    acc = platform.accounts
+    secret = acc.issue_token("alice")
+    assert acc.remembered_token(secret) is None
+    alice = acc.resolve_token(secret)
+    assert acc.remembered_token(secret) == alice
+    assert acc.remembered_token(secret, "session") is None  # kinds are apart
+    acc.create_group("rovers")
+    acc.add_member("rovers", "alice")
+    assert acc.remembered_token(secret) is None  # membership changed: looked up again
+    assert "rovers" in acc.resolve_token(secret).groups
+    acc.update_user("alice", active=False)
+    assert acc.remembered_token(secret) is None
+    with pytest.raises(Unauthorized):
+        acc.resolve_token(secret)
+    acc.update_user("alice", active=True)
+    acc.resolve_token(secret)
+    acc.revoke_token(secret)
+    assert acc.remembered_token(secret) is None
+    # deleted behind this process's back: remembered until the memory runs out
+    other = acc.issue_token("alice")
+    acc.resolve_token(other)
+    with platform.db.session() as s:
+        s.query(Token).filter(Token.kind == "api").delete()
+    assert acc.remembered_token(other) is not None
+    clock = [accounts_module.time.monotonic() + accounts_module.TOKEN_MEMORY_SECONDS + 0.01]
+    monkeypatch.setattr(accounts_module.time, "monotonic", lambda: clock[0])
+    assert acc.remembered_token(other) is None
+    with pytest.raises(Unauthorized):
+        acc.resolve_token(other)
+    # a sign-in link is never remembered (it works once)
+    link = acc.issue_token("alice", "signin")
+    acc.redeem_signin(link)
+    assert acc.remembered_token(link, "signin") is None
