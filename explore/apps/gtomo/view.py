@@ -172,7 +172,7 @@ class GTomoView(pn.viewable.Viewer):
         if not self.export_folder:
             self.export_folder = session.home()
         if self.targets is None:
-            self.targets = pd.DataFrame({"name": ["target 1"], "l": [self.lon], "b": [self.lat],
+            self.targets = pd.DataFrame({"name": ["T1"], "l": [self.lon], "b": [self.lat],
                                          "distance": [self.distance]})
         cubes, tables = self._scan_workspace()
         self.param.cube.objects = cubes
@@ -284,7 +284,7 @@ class GTomoView(pn.viewable.Viewer):
             return
         l_deg, b_deg = self._galactic(self.lon, self.lat)
         rows = self.targets if self.targets is not None else pd.DataFrame(columns=["name", "l", "b", "distance"])
-        label = name or f"target {len(rows) + 1}"
+        label = name or f"T{len(rows) + 1}"  # annotations call it "target T2"
         row = pd.DataFrame({"name": [label], "l": [l_deg], "b": [b_deg], "distance": [float(self.distance)]})
         with param.parameterized.batch_call_watchers(self):
             self.targets = pd.concat([rows, row], ignore_index=True)

@@ -400,14 +400,14 @@ def test_a_profile_annotation_attaches_the_current_target_drawn_where_it_lies(vi
     view.add_target()
     a0_plot, density_plot = view.annotated["A0"], view.annotated["density"]
     record = annotate(a0_plot, "Behind the dense voxel", (50.0, 100.0), (0.0, 0.3))
-    assert record.object_ids == ["target target 2"]
+    assert record.object_ids == ["target T2"]
     a0 = float(view.results.iloc[1]["a0"])
     (x, y), = marker_places(a0_plot)
     assert x == 90.0 and y == pytest.approx(a0, rel=1e-3)  # on the curve, at the target's integrated A0
     # the density plot places the same target on its own curve: the disc density at 90 pc
-    xs, ys = density_plot.positions(["target target 2"])
+    xs, ys = density_plot.positions(["target T2"])
     assert (xs[0], ys[0]) == (90.0, pytest.approx(DISC))
-    assert listed(view).count("objects: target target 2") == 1
+    assert listed(view).count("objects: target T2") == 1
 
 
 def test_clouds_annotated_from_the_table_are_drawn_on_the_clouds_maps_and_listed(view):
@@ -458,7 +458,7 @@ def test_a_volume_annotation_stores_the_sub_cube_camera_and_slices_drawn_on_the_
     volume = view.annotated["volume"]
     assert not volume.draws
     volume.open_dialog()
-    assert volume.form.objects_note == "target target 1"  # no cloud ticked: the current target
+    assert volume.form.objects_note == "target T1"  # no cloud ticked: the current target
     volume.form.title = "Dense voxel in 3D"
     record = volume.submit()
     region = record.region
