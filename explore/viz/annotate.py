@@ -368,7 +368,32 @@ class AnnotationLayer(pn.viewable.Viewer):
         self.form = AnnotationForm(name="edit")
         self.views: dict[str, AnnotatedView] = {}
         self.maps: dict[str, MapAnnotations] = {}
+        self._shows: dict[str, Callable[[AnnotationRecord], Any]] = {}
         self.refresh()
+
+    def on_show(self, view: str, show: Callable[[AnnotationRecord], Any]) -> None:
+        """Give the annotations of ``view`` a *Show* button that brings back what they were made on:
+        ``show`` gets the record and sets the app's state from the region it stored (a sub-cube and
+        camera, a map extent, ...)."""
+        self._shows[view] = show
+        self.param.trigger("annotations")
+
+    def show(self, annotation_id: int) -> None:
+        """Bring back the view an annotation was made on (see :meth:`on_show`)."""
+        record = next((a for a in self.annotations if a.id == annotation_id), None)
+        if record is None:
+            raise KeyError(f"no annotation {annotation_id} in this app")
+        show = self._shows.get(record.view)
+        if show is None:
+            raise KeyError(f"annotations of the view {record.view!r} cannot be shown again")
+        show(record)
+        self.message = f"Showing “{record.title}”"
+
+    def _show_clicked(self, annotation_id: int) -> None:
+        try:
+            self.show(annotation_id)
+        except Exception as exc:  # noqa: BLE001 - shown beside the list rather than lost in the server log
+            self.message = f"Could not show it: {exc}"
 
     def refresh(self, *_: Any) -> list[AnnotationRecord]:
         """Reload the annotations from the platform."""
@@ -535,7 +560,11 @@ class AnnotationLayer(pn.viewable.Viewer):
                                on_click=lambda _, i=record.id: self.edit(i))
             delete = pmui.Button(label="Delete", variant="text", color="error", disabled=not record.can_write,
                                  on_click=lambda _, i=record.id: self._delete_clicked(i))
-            rows.append(pn.Row(pn.pane.Markdown(text, sizing_mode="stretch_width"), edit, delete))
+            buttons = [edit, delete]
+            if record.view in self._shows:
+                buttons.insert(0, pmui.Button(label="Show", variant="text", icon="visibility",
+                                              on_click=lambda _, i=record.id: self._show_clicked(i)))
+            rows.append(pn.Row(pn.pane.Markdown(text, sizing_mode="stretch_width"), *buttons))
         return pn.Column(*rows, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -29,7 +29,7 @@ import panel_material_ui as pmui
 import param
 from astropy.table import Table
 
-from explore.sdk import Session, WorkspaceFile
+from explore.sdk import AnnotationRecord, Session, WorkspaceFile
 from explore.viz.annotate import AnnotatedView, AnnotationDrawing, AnnotationLayer
 
 from .clouds import CloudFinder
@@ -167,6 +167,10 @@ class GTomoView(pn.viewable.Viewer):
         self.annotated: dict[str, AnnotatedView] = {}
         #: the annotations drawn on plots other than their own (the clouds tab's maps, the volume's slices)
         self.drawings: dict[str, AnnotationDrawing] = {}
+        # made with the layout: the tabs, and the volume's 3D view (whose camera an annotation restores)
+        self._tabs: pmui.Tabs | None = None
+        self._vtk: pn.pane.VTKVolume | None = None
+        self.notes.on_show(VOLUME_VIEW, self.show_volume)
         self._finder: CloudFinder | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="gtomo-view-")
         if not self.export_folder:
@@ -1056,6 +1060,21 @@ class GTomoView(pn.viewable.Viewer):
             region["clouds"] = self.clouds_view()
         return region
 
+    def show_volume(self, record: AnnotationRecord) -> None:
+        """Bring back what a volume annotation was made on: its sub-cube, colour scale and camera, on
+        the Volume tab (the *Show* button of the annotation list)."""
+        region = record.region or {}
+        if "centre" not in region or "half_size" not in region:
+            raise ValueError(f"“{record.title}” stores no sub-cube to show")
+        self.param.update(volume_centre=tuple(float(c) for c in region["centre"]),
+                          volume_half=float(region["half_size"]),
+                          log_scale=bool(region.get("log_scale", self.log_scale)))
+        camera = region.get("camera")
+        if camera and self._vtk is not None:
+            self._vtk.camera = {**(self._vtk.camera or {}), **camera}
+        if self._tabs is not None:
+            self._tabs.active = TAB_TITLES.index("Volume")
+
     # ---- the layout ---------------------------------------------------------------------------------
     def _w(self, name: str, widget: Any) -> Any:
         self._widgets[name] = widget
@@ -1302,6 +1321,7 @@ class GTomoView(pn.viewable.Viewer):
         tabs = pmui.Tabs((TAB_TITLES[0], profile_tab), (TAB_TITLES[1], slice_tab), (TAB_TITLES[2], sky_tab),
                          (TAB_TITLES[3], self._volume_tab()), (TAB_TITLES[4], clouds_tab), sizing_mode="stretch_width",
                          dynamic=True)
+        self._tabs = tabs
         batch_button, batch_dialog = self._batch_dialog()
         actions = pn.Row(batch_button, pn.layout.HSpacer(),
                          pmui.TextInput.from_param(self.param.export_folder, width=280), sizing_mode="stretch_width")
@@ -1328,6 +1348,7 @@ class GTomoView(pn.viewable.Viewer):
 
         self.param.watch(update, ["volume", "log_scale"])
         vtk.param.watch(lambda e: setattr(self, "volume_camera", dict(e.new) if e.new else None), "camera")
+        self._vtk = vtk
         # the three slices, each with the volume's annotations: the annotated sub-cubes as boxes, the objects.
         # New plots for another sub-cube: a plot keeps the frame size it was made with
         drawn = {axes: self._drawn(f"volume {axes}", VOLUME_VIEW, axes[0], axes[1], self._positions_in_volume(axes))

@@ -39,7 +39,8 @@ from bokeh.plotting import figure
 
 from explore.planetary.geodesy import GeometryError, path_length, polygon_area, sample_path
 from explore.planetary.tiles import POLAR_HALF_SIDE_M, POLAR_MAXZOOM
-from explore.viz.annotate import AnnotationForm, AnnotationLayer
+from explore.sdk import AnnotationRecord
+from explore.viz.annotate import AnnotationForm, AnnotationLayer, geojson_parts
 
 from .layers import (
     MoonData,
@@ -137,6 +138,7 @@ class LExploView(param.Parameterized):
         self.profile_pane = pn.pane.Bokeh(sizing_mode="stretch_width", height=220)
         self.profile_box = pn.Column(self.profile_pane, visible=False, sizing_mode="stretch_width")
         self.notes = AnnotationLayer(session)
+        self.notes.on_show(MAP_VIEW, self.show_annotation)
         self.form = AnnotationForm(name="annotate the map")
         self.raster_select = pn.widgets.Select(name="My GeoTIFFs", options=self._workspace_rasters())
         self.figure: Any = None
@@ -473,6 +475,26 @@ class LExploView(param.Parameterized):
         self.last_export = path
         self.say(f"Exported {layer} over W {bbox[0]:.2f} S {bbox[1]:.2f} E {bbox[2]:.2f} N {bbox[3]:.2f} to **{path}**.")
         return path
+
+    def show_annotation(self, record: AnnotationRecord) -> None:
+        """Zoom the map to an annotation's shape, in the projection it was drawn in (the *Show*
+        button of the annotation list); a point gets a few degrees (or tens of km) around it."""
+        parts = geojson_parts(record.region)
+        if not parts:
+            raise ValueError(f"“{record.title}” stores no shape on the map")
+        drawn_in = (record.region or {}).get("projection")
+        if drawn_in in PROJECTIONS and drawn_in != self.projection:
+            self.projection = drawn_in  # the map is rebuilt in it
+        xy = [self.project_shape(lon, lat) for _, lon, lat in parts]
+        x, y = np.concatenate([p[0] for p in xy]), np.concatenate([p[1] for p in xy])
+        keep = np.isfinite(x) & np.isfinite(y)
+        if not keep.any():
+            raise ValueError(f"“{record.title}” is in the other hemisphere: switch to the other polar map")
+        x, y = x[keep], y[keep]
+        least = 2.0 if self.projection == "equirectangular" else 20_000.0  # degrees, or metres on a polar map
+        pad = max(0.15 * max(np.ptp(x), np.ptp(y)), least)
+        self.figure.x_range.update(start=float(x.min() - pad), end=float(x.max() + pad))
+        self.figure.y_range.update(start=float(y.min() - pad), end=float(y.max() + pad))
 
     def drawn_region(self) -> dict[str, Any] | None:
         """The drawn point, line or polygon (or the last point read) as a GeoJSON geometry in lon/lat

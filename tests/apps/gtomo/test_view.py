@@ -474,6 +474,19 @@ def test_a_volume_annotation_stores_the_sub_cube_camera_and_slices_drawn_on_the_
     x, y, z = (float(c) for c in galactic_to_xyz(173.0, -15.0, 300.0))
     (px, pz), = marker_places(view.drawings["volume xz"])
     assert (px, pz) == (pytest.approx(x), pytest.approx(z))
+    # Show brings the sub-cube, colour scale and camera back, on the Volume tab
+    shown = record
+    view.volume_centre, view.volume_half, view.log_scale = (0.0, 0.0, 0.0), 80.0, not view.log_scale
+    view._vtk.camera = {"position": [0.0, 0.0, 900.0], "focalPoint": [0.0, 0.0, 0.0], "viewUp": [0, 1, 0]}
+    view._tabs.active = 0
+    view.notes.show(shown.id)
+    assert view.volume_centre == (50.0, 30.0, 0.0) and view.volume_half == 30.0
+    assert view.log_scale == shown.region["log_scale"]
+    assert view.volume[0].shape == (7, 7, 7)
+    assert {k: view._vtk.camera[k] for k in ("position", "focalPoint", "viewUp")} == shown.region["camera"]
+    assert view._tabs.active == 3 and "Showing “Dense voxel in 3D”" in view.notes.message
+    rows = view.notes._list()
+    assert [b.label for b in rows[-1][1:]] == ["Show", "Edit", "Delete"]  # the volume's annotations can be shown
     # with a cloud ticked, the volume attaches it and names the detection its id belongs to
     view.min_cloud_size, view.cloud_threshold = 2, 0.0005
     view.selected_clouds = [int(view.clouds["id"].iloc[0])]

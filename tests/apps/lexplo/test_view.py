@@ -199,7 +199,8 @@ def test_a_saved_annotation_is_drawn_on_the_map_and_listed(view):
     assert stored.read == Access("public") and stored.description == "3 sigma"
     rows = list(view.notes._list())
     assert "Landing ellipse" in rows[0][0].object and "polygon" in rows[0][0].object
-    assert not rows[0][1].disabled  # Edit: the author may write
+    assert [b.label for b in rows[0][1:]] == ["Show", "Edit", "Delete"]
+    assert not rows[0][2].disabled  # Edit: the author may write
 
 
 def test_annotations_follow_the_projection(view):
@@ -227,9 +228,27 @@ def test_only_those_who_may_write_can_edit_an_annotation(view):
     view.notes.refresh()
     assert view.notes.maps[MAP_VIEW].sources["points"].data["title"] == ["Bob's site"]
     (row,) = list(view.notes._list())
-    assert row[1].disabled and row[2].disabled
+    assert not row[1].disabled and row[2].disabled and row[3].disabled  # Show, but neither Edit nor Delete
     with pytest.raises(PermissionError):
         view.notes.edit(7)
+
+
+def test_show_zooms_to_an_annotation_in_its_projection(view):
+    view.vertices = [(30.0, -85.0), (150.0, -85.0)]
+    traverse = view.annotate("traverse")  # drawn on the equirectangular map
+    view.vertices = [(40.0, -80.0), (44.0, -80.0), (42.0, -78.0)]
+    view.projection = "south_polar"
+    site = view.annotate("site")  # drawn while the south polar map was shown
+    view.notes.show(traverse.id)
+    assert view.projection == "equirectangular"
+    xr, yr = view.figure.x_range, view.figure.y_range
+    assert (xr.start, xr.end) == pytest.approx((30.0 - 18.0, 150.0 + 18.0))  # 15 % of the extent around it
+    assert yr.start < -85.0 < yr.end and yr.end - yr.start == pytest.approx(2 * 18.0)
+    view.notes.show(site.id)  # back to the map it was drawn on, zoomed to it
+    assert view.projection == "south_polar"
+    x, y = view.to_map([40.0, 44.0, 42.0], [-80.0, -80.0, -78.0])
+    assert view.figure.x_range.start < min(x) and view.figure.x_range.end > max(x)
+    assert "Showing “site”" in view.notes.message
 
 
 def test_annotate_without_a_drawn_shape_says_so(view):
