@@ -507,3 +507,16 @@ def test_lexplo_point_value_and_an_annotation_drawn_on_the_map_in_both_projectio
     page.get_by_text("Equirect.").first.click()
     wait_for_map(page, lambda s: s["x"][0] == -180 and annotation_titles(s, "MultiLine") == ["Traverse"]
                  and annotation_titles(s, "Patches") == ["Mare contact (checked)"])
+    # Show zooms to an annotation: the polygon on this map (the newest annotation is listed first) ...
+    page.get_by_role("button", name="Show").nth(1).click()
+    state = wait_for_map(page, lambda s: s["x"][1] - s["x"][0] < 100)
+    (x0, x1), (y0, y1) = state["x"], state["y"]
+    assert x0 < -20.0 and 15.0 < x1 and y0 < -20.0 and 10.0 < y1 and x1 - x0 < 60
+    # ... and the traverse: back to the polar map it was drawn on, zoomed to it
+    page.get_by_role("button", name="Show").first.click()
+    state = wait_for_map(page, lambda s: "south_polar" in (s["tiles"] or "") and s["x"][1] - s["x"][0] < 400_000)
+    (x0, x1), (y0, y1) = state["x"], state["y"]
+    assert x0 < -60_000.0 and 70_000.0 < x1 and y0 < -30_000.0 and 40_000.0 < y1  # the traverse is in view
+    page.get_by_text("Showing “Traverse”").first.wait_for()
+    page.wait_for_timeout(2500)  # tiles
+    page.screenshot(path=str(SHOTS / "lexplo-show-annotation.png"), full_page=True)

@@ -143,6 +143,7 @@ class LExploView(param.Parameterized):
         self.raster_select = pn.widgets.Select(name="My GeoTIFFs", options=self._workspace_rasters())
         self.figure: Any = None
         self._built_projection: str | None = None
+        self._next_view: tuple[tuple[float, float], tuple[float, float]] | None = None  # the next map's ranges
         self._build_map()
 
     # ---- workspace rasters ------------------------------------------------------------------
@@ -195,12 +196,14 @@ class LExploView(param.Parameterized):
         return out
 
     # ---- map --------------------------------------------------------------------------------
-    def to_map(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    def to_map(self, lon: Any, lat: Any, projection: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Lon/lat degrees to map coordinates of ``projection`` (default: the one shown)."""
+        projection = projection or self.projection
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        if self.projection == "equirectangular":
+        if projection == "equirectangular":
             return (lon + 180.0) % 360.0 - 180.0, lat
-        x, y = _transformer(self.projection).transform(lon, lat)
+        x, y = _transformer(projection).transform(lon, lat)
         return np.asarray(x), np.asarray(y)
 
     def to_lonlat(self, x: float, y: float) -> tuple[float, float]:
@@ -209,22 +212,24 @@ class LExploView(param.Parameterized):
         lon, lat = _transformer(self.projection, inverse=True).transform(x, y)
         return float(lon), float(lat)
 
-    def project_shape(self, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
-        """The vertices of a drawn shape (lon/lat) in map coordinates: longitudes unwrapped on the
-        equirectangular map (a shape across 180 deg stays in one piece), edges along great circles on
-        the polar maps, NaN for a shape in the other hemisphere of a polar map (it cannot be shown)."""
+    def project_shape(self, lon: Any, lat: Any, projection: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The vertices of a drawn shape (lon/lat) in map coordinates of ``projection`` (default: the
+        one shown): longitudes unwrapped on the equirectangular map (a shape across 180 deg stays in one
+        piece), edges along great circles on the polar maps, NaN for a shape in the other hemisphere of
+        a polar map (it cannot be shown)."""
+        projection = projection or self.projection
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        if self.projection == "equirectangular":
+        if projection == "equirectangular":
             lon = np.degrees(np.unwrap(np.radians(lon)))
             lon = lon - 360.0 * np.round((lon[0] if lon.size else 0.0) / 360.0)
             return lon, lat
-        hemisphere = -1.0 if self.projection == "south_polar" else 1.0
+        hemisphere = -1.0 if projection == "south_polar" else 1.0
         if np.any(np.sign(lat) != hemisphere):
             return np.full(lon.shape, np.nan), np.full(lat.shape, np.nan)
         if lon.size > 1:
             _, lon, lat = sample_path(list(zip(lon, lat, strict=True)), n=64 * (lon.size - 1))
-        return self.to_map(lon, lat)
+        return self.to_map(lon, lat, projection)
 
     def _visible(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Which points fall on the map (on a polar map: inside its square; the other hemisphere
@@ -247,7 +252,7 @@ class LExploView(param.Parameterized):
 
     def _build_map(self) -> None:
         proj = self.projection
-        keep = self._view_to_keep()
+        keep, self._next_view = self._next_view or self._view_to_keep(), None
         if proj == "equirectangular":
             x_range, y_range = keep or ((-180, 180), (-90, 90))
             fig = figure(x_range=x_range, y_range=y_range, match_aspect=True, height=520,
@@ -483,18 +488,22 @@ class LExploView(param.Parameterized):
         if not parts:
             raise ValueError(f"“{record.title}” stores no shape on the map")
         drawn_in = (record.region or {}).get("projection")
-        if drawn_in in PROJECTIONS and drawn_in != self.projection:
-            self.projection = drawn_in  # the map is rebuilt in it
-        xy = [self.project_shape(lon, lat) for _, lon, lat in parts]
+        projection = drawn_in if drawn_in in PROJECTIONS else self.projection
+        xy = [self.project_shape(lon, lat, projection) for _, lon, lat in parts]
         x, y = np.concatenate([p[0] for p in xy]), np.concatenate([p[1] for p in xy])
         keep = np.isfinite(x) & np.isfinite(y)
         if not keep.any():
             raise ValueError(f"“{record.title}” is in the other hemisphere: switch to the other polar map")
         x, y = x[keep], y[keep]
-        least = 2.0 if self.projection == "equirectangular" else 20_000.0  # degrees, or metres on a polar map
+        least = 2.0 if projection == "equirectangular" else 20_000.0  # degrees, or metres on a polar map
         pad = max(0.15 * max(np.ptp(x), np.ptp(y)), least)
-        self.figure.x_range.update(start=float(x.min() - pad), end=float(x.max() + pad))
-        self.figure.y_range.update(start=float(y.min() - pad), end=float(y.max() + pad))
+        view = ((float(x.min() - pad), float(x.max() + pad)), (float(y.min() - pad), float(y.max() + pad)))
+        if projection != self.projection:
+            self._next_view = view  # the map rebuilt in that projection opens there
+            self.projection = projection
+        else:
+            self.figure.x_range.update(start=view[0][0], end=view[0][1])
+            self.figure.y_range.update(start=view[1][0], end=view[1][1])
 
     def drawn_region(self) -> dict[str, Any] | None:
         """The drawn point, line or polygon (or the last point read) as a GeoJSON geometry in lon/lat
