@@ -92,7 +92,7 @@ def search(
         )
         db = _database(database_url)
         with db.session() as session:
-            result = search_products(session, query)
+            result = search_products(session, query, columns=False)  # one search: not worth the in-memory index
             if as_json:
                 typer.echo(json.dumps(result.to_dict()))
                 return
