@@ -252,19 +252,19 @@ class ProductColumns:
     part_offsets: np.ndarray
     geom_offsets: np.ndarray
     has_footprint: np.ndarray = dataclasses.field(init=False, repr=False)
-    cell_start: np.ndarray = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
-    cell_items: np.ndarray = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
-    big: np.ndarray = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
-    cell_keys: np.ndarray = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
-    cell_longest_s: np.ndarray = dataclasses.field(default=None, repr=False)  # type: ignore[assignment]
+    cell_start: np.ndarray = dataclasses.field(init=False, repr=False)
+    cell_items: np.ndarray = dataclasses.field(init=False, repr=False)
+    big: np.ndarray = dataclasses.field(init=False, repr=False)
+    cell_keys: np.ndarray = dataclasses.field(init=False, repr=False)
+    cell_longest_s: np.ndarray = dataclasses.field(init=False, repr=False)
+    _scratch: threading.local = dataclasses.field(init=False, repr=False)  # per thread: dropping repeats
     built_s: float = 0.0
     _ranks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False)
     _rank_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.has_footprint = self.geometry >= 0
-        if self.cell_start is None:
-            self._build_grid()
+        self._build_grid()
 
     @property
     def size(self) -> int:
