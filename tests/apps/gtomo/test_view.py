@@ -857,6 +857,19 @@ def test_clouds_and_a_volume_annotated_in_a_browser(tmp_path):
             slices = volume_slices()  # the slices' plots are new: find them again
             assert len(slices) == 3
             boxed = [c.screenshot(timeout=60_000) for c in slices]
+            # Show (only the volume's annotation has it) brings its sub-cube and camera back ...
+            page.get_by_role("button", name="Show").click()
+            assert wait_until(lambda: v.volume_half == 150.0, 15)
+            camera = session.notes[1].region["camera"]
+            assert wait_until(lambda: all(v._vtk.camera.get(k) == camera[k] for k in ("position", "focalPoint")), 15)
+            page.locator("text=Showing “Around the Sun”").first.wait_for(timeout=15_000)
+            # ... and the larger volume again, for the slices without the annotation below
+            half.click()
+            half.press("Control+A")
+            half.type("400")
+            half.press("Tab")
+            assert wait_until(lambda: v.volume_half == 400.0, 15)
+            page.wait_for_timeout(3000)
             page.get_by_role("button", name="Delete").nth(1).click()  # the volume's annotation, second in the list
             assert wait_until(lambda: len(session.notes) == 1, 15)
             page.wait_for_timeout(3000)
