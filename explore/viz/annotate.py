@@ -385,9 +385,17 @@ class AnnotationLayer(pn.viewable.Viewer):
             raise KeyError(f"no annotation {annotation_id} in this app")
         show = self._shows.get(record.view)
         if show is None:
-            raise KeyError(f"annotations of the view {record.view!r} cannot be shown again")
+            plot = self._box_plot(record)
+            if plot is None:
+                raise KeyError(f"annotations of the view {record.view!r} cannot be shown again")
+            show = plot.show_box
         show(record)
         self.message = f"Showing “{record.title}”"
+
+    def _box_plot(self, record: AnnotationRecord) -> AnnotatedView | None:
+        """The plot shown now that a box annotation was made on (its Show zooms to the box), or None."""
+        return next((v for v in self.views.values()
+                     if v.draws and v.view == record.view and _box_on(record.region, v.x, v.y) is not None), None)
 
     def _show_clicked(self, annotation_id: int) -> None:
         try:
@@ -561,7 +569,7 @@ class AnnotationLayer(pn.viewable.Viewer):
             delete = pmui.Button(label="Delete", variant="text", color="error", disabled=not record.can_write,
                                  on_click=lambda _, i=record.id: self._delete_clicked(i))
             buttons = [edit, delete]
-            if record.view in self._shows:
+            if record.view in self._shows or self._box_plot(record) is not None:
                 buttons.insert(0, pmui.Button(label="Show", variant="text", icon="visibility",
                                               on_click=lambda _, i=record.id: self._show_clicked(i)))
             rows.append(pn.Row(pn.pane.Markdown(text, sizing_mode="stretch_width"), *buttons))
@@ -643,6 +651,7 @@ class AnnotatedView(AnnotationDrawing, pn.viewable.Viewer):
                  positions: Positions | None = None, region: Callable[[], dict[str, Any] | None] | None = None,
                  region_label: str | None = None) -> None:
         super().__init__(layer, view=view, x=x, y=y, positions=positions)
+        self._pane: pn.pane.HoloViews | None = None  # made by __panel__: its live plots are what Show zooms
         self.plot = plot
         self.objects_of = objects
         self.region_of = region
@@ -672,6 +681,26 @@ class AnnotatedView(AnnotationDrawing, pn.viewable.Viewer):
         # stream that is only linked by its source reports nothing when that source is an overlay
         self.range_stream = hv.streams.RangeXY()
         return [*super()._streams(), self.range_stream]
+
+    def figures(self) -> list[Any]:
+        """The Bokeh figures this plot is shown on now (one per browser page showing it)."""
+        plots = getattr(self._pane, "_plots", None) or {}  # Panel keeps the HoloViews plot of each page
+        return [plot.state for plot, _ in plots.values() if getattr(plot, "state", None) is not None]
+
+    def show_box(self, record: AnnotationRecord) -> None:
+        """Zoom the plot to the box an annotation stored (the x/y ranges it was made on)."""
+        box = _box_on(record.region, self.x, self.y)
+        if box is None:
+            raise ValueError(f"“{record.title}” stores no box on this plot")
+        figures = self.figures()
+        if not figures:
+            raise ValueError("the plot is not shown yet: open its tab first")
+        (x0, x1), (y0, y1) = box
+        for figure in figures:
+            figure.x_range.update(start=x0, end=x1)
+            figure.y_range.update(start=y0, end=y1)
+        # the browser does not report ranges set here: the range in view (what Annotate stores next) is told
+        self.range_stream.event(x_range=(x0, x1), y_range=(y0, y1))
 
     def _on_range(self, x_range: Any = None, y_range: Any = None) -> None:
         self.param.update(x_range=tuple(x_range) if x_range is not None else None,
@@ -746,13 +775,18 @@ class AnnotatedView(AnnotationDrawing, pn.viewable.Viewer):
             self.layer.refresh()
         return record
 
+    def _holoviews_pane(self) -> pn.pane.HoloViews:
+        if self._pane is None:
+            self._pane = pn.pane.HoloViews(self._display)
+        return self._pane
+
     def __panel__(self) -> pn.viewable.Viewable:
         if self.objects_of is None and self.layer.linked is None:
             self.form.attach_selection = False
         return pn.Column(
             pn.Row(pmui.Button(label="Annotate", icon="edit_note", variant="outlined", on_click=self.open_dialog),
                    pn.pane.Markdown(self.layer.param.message, margin=(5, 10))),
-            pn.pane.HoloViews(self._display) if self.draws else self._display,
+            self._holoviews_pane() if self.draws else self._display,
             self.form.dialog(self.submit, selection_visible=self.form.param.objects_note.rx.bool(),
                              region_visible=self.draws or self.region_of is not None),
             sizing_mode="stretch_width" if not self.draws else None,

@@ -350,3 +350,25 @@ def test_annotation_elements_do_not_move_the_plot(session):
     session.annotate("sky", "far away", region={"type": "box", "x": [100, 200], "y": [100, 200]})
     overlay = annotation_elements(session.annotations("sky"))
     assert all(el.opts.get("plot").kwargs.get("apply_ranges") is False for el in overlay)
+
+
+def test_show_zooms_a_plot_to_the_box_an_annotation_stored(linked, session):
+    session.annotate("sky", "A cluster", region={"type": "box", "x": [2.0, 4.0], "y": [5.0, 6.0]})
+    session.annotate("sky", "no box")
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    rows = {r[0].object.split("**")[1]: r for r in layer._list()}
+    assert [b.label for b in rows["A cluster"][1:]] == ["Show", "Edit", "Delete"]
+    assert [b.label for b in rows["no box"][1:]] == ["Edit", "Delete"]
+    rows["A cluster"][1].clicks += 1  # before the plot is shown: said, not raised
+    assert "not shown yet" in layer.message
+    root = pn.Column(sky, layer).get_root()  # rendered: the figure is known
+    from bokeh.models import Plot
+
+    figures = [m for m in root.references() if isinstance(m, Plot)]
+    assert len(figures) == 1
+    rows["A cluster"][1].clicks += 1
+    fig = figures[0]
+    assert (fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end) == (2.0, 4.0, 5.0, 6.0)
+    assert layer.message == "Showing “A cluster”"
+    assert sky.region() == {"type": "box", "x": [2.0, 4.0], "y": [5.0, 6.0], "x_dim": "x", "y_dim": "y"}

@@ -713,6 +713,12 @@ def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
             v.slice_z = 0.0
             assert wait_until(lambda: (near_region(page.screenshot(clip=box)) & outline).sum()
                               > 0.8 * outline.sum(), 15)
+            # Show (in the list) zooms the slice back to the region the annotation stored
+            page.get_by_role("button", name="Show").first.click()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(SHOTS / "slice_show_annotation.png"), full_page=True)
+            assert wait_until(lambda: plot.x_range is not None and np.allclose(plot.x_range, zoomed_x, rtol=0, atol=1)
+                              and np.allclose(plot.y_range, zoomed_y, rtol=0, atol=1), 15), (plot.x_range, zoomed_x)
             browser.close()
     finally:
         server.stop()
