@@ -605,29 +605,31 @@ def test_the_view_in_a_browser(tmp_path):
 REGION = (0xFF, 0x8F, 0x00)  # the colour of annotation regions (explore.viz.annotate.REGION_COLOR)
 
 
-@pytest.mark.browser
-@skip_without_chromium
-def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
-    """Zoom into the Galactic-plane slice, press Annotate, type a title, Save: the region in view is stored
-    under that plane, and once zoomed out again it is drawn on the slice (an orange box with its title)
-    and listed below the plots; on another plane it is not drawn."""
-    import panel as pn
+def _near(png: bytes, rgb, tolerance: int = 30) -> np.ndarray:
+    """Which pixels of a PNG screenshot are within ``tolerance`` of the colour ``rgb``."""
     from PIL import Image
+
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return np.abs(img - np.array(rgb)).max(axis=2) <= tolerance
+
+
+@contextlib.contextmanager
+def _gtomo_in_browser(session, prepare=None):
+    """G-Tomo's page for ``session`` served by Panel and open in headless Chromium once the profile tab is
+    shown: yields (the page, the views made, one per page load); ``prepare(view)`` sets a view up first."""
+    import panel as pn
     from playwright.sync_api import sync_playwright
 
     from explore.apps.gtomo.app import GTomo
 
-    session = _demo_session(tmp_path)
     views = []
 
     def page_app():
         v = GTomo().view(session)
+        if prepare is not None:
+            prepare(v)
         views.append(v)
         return pn.panel(v)
-
-    def near_region(png: bytes) -> np.ndarray:
-        rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-        return np.abs(rgb - np.array(REGION)).max(axis=2) <= 30
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -638,90 +640,101 @@ def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
             page.locator("text=Export profile").first.wait_for(timeout=90_000)
-            page.locator("text=Slice").first.click()
-            page.locator("text=Through the target").first.wait_for(timeout=20_000)
-            v = views[0]
-            plot = v.annotated["slice"]
-            assert plot.view == "slice, Galactic plane at z = 0 pc"
-            # the figure's canvas (the largest on the tab), less its toolbar
-            canvases = page.locator("canvas")
-            assert wait_until(lambda: canvases.count() > 0, 30)
-            boxes = [canvases.nth(i).bounding_box() for i in range(canvases.count())]
-            box = max((b for b in boxes if b), key=lambda b: b["width"] * b["height"])
-            box["width"] -= 40
-            assert wait_until(lambda: plot.x_range is not None, 30)
-            full_x, full_y = plot.x_range, plot.y_range
-            page.wait_for_timeout(1000)
-            before = page.screenshot(clip=box)
-
-            # zoom in around a point left of the centre: the plot reports the smaller range in view
-            page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.4)
-            for _ in range(4):
-                page.mouse.wheel(0, -240)
-                page.wait_for_timeout(150)
-            assert wait_until(lambda: plot.x_range[1] - plot.x_range[0] < 0.8 * (full_x[1] - full_x[0]), 15)
-            page.wait_for_timeout(800)
-            zoomed_x, zoomed_y = plot.x_range, plot.y_range
-
-            page.get_by_role("button", name="Annotate").first.click()
-            page.get_by_label("Title").fill("Small cloud")
-            page.get_by_role("button", name="Save", exact=True).click()
-            assert wait_until(lambda: len(session.notes) == 1, 15)
-            record = session.notes[0]
-            assert record.view == "slice, Galactic plane at z = 0 pc" and record.title == "Small cloud"
-            assert record.region["x_dim"] == "u" and record.region["y_dim"] == "v"
-            np.testing.assert_allclose(record.region["x"], zoomed_x)
-            np.testing.assert_allclose(record.region["y"], zoomed_y)
-            assert full_x[0] < zoomed_x[0] < zoomed_x[1] < full_x[1]
-            assert full_y[0] < zoomed_y[0] < zoomed_y[1] < full_y[1]
-            # in the list of annotations below the tabs, with the view it belongs to
-            page.locator("text=slice, Galactic plane at z = 0 pc").first.wait_for(timeout=15_000)
-
-            # zoom out again (Bokeh's reset tool): the region is a box inside the plot where the zoom was
-            page.locator('[title="Reset"]').first.click()
-            assert wait_until(lambda: plot.x_range is not None and plot.x_range[1] - plot.x_range[0]
-                              > 0.9 * (full_x[1] - full_x[0]), 15)
-            assert wait_until(lambda: (near_region(page.screenshot(clip=box))
-                                       & ~near_region(before)).sum() > 300, 15)
-            page.wait_for_timeout(800)
-            after = page.screenshot(clip=box)
-            page.screenshot(path=str(SHOTS / "slice_annotated.png"), full_page=True)
-            # what the annotation added: a box outline in the region's colour (and its title), straight
-            # edges as long as the zoomed fraction of the 540-pixel frame
-            drawn = near_region(after) & ~near_region(before)
-            frame = v.slice_image().opts.get().kwargs
-            frame_px = frame["frame_width"]
-            assert frame_px == frame["frame_height"] == 540
-            size_x = (zoomed_x[1] - zoomed_x[0]) / (full_x[1] - full_x[0]) * frame_px
-            size_y = (zoomed_y[1] - zoomed_y[0]) / (full_y[1] - full_y[0]) * frame_px
-            cols = np.flatnonzero(drawn.sum(axis=0) >= 0.5 * size_y)  # the left and right edges
-            rows = np.flatnonzero(drawn.sum(axis=1) >= 0.5 * size_x)  # the top and bottom edges
-            assert cols.size and rows.size
-            assert cols.max() - cols.min() == pytest.approx(size_x, abs=0.1 * size_x + 3)
-            assert rows.max() - rows.min() == pytest.approx(size_y, abs=0.1 * size_y + 3)
-            # where the zoom was: around the mouse, left of the Sun at the centre of the frame
-            assert cols.max() < box["width"] / 2
-            outline = np.zeros_like(drawn)
-            outline[rows.min():rows.max() + 1, [cols.min(), cols.max()]] = True
-            outline[[rows.min(), rows.max()], cols.min():cols.max() + 1] = True
-            outline &= drawn
-            # the annotation belongs to this plane: not drawn on the slice at z = 50 pc, drawn again at 0
-            v.slice_z = 50.0
-            assert wait_until(lambda: plot.view == "slice, Galactic plane at z = 50 pc", 10)
-            assert wait_until(lambda: (near_region(page.screenshot(clip=box)) & outline).sum()
-                              < 0.1 * outline.sum(), 15)
-            v.slice_z = 0.0
-            assert wait_until(lambda: (near_region(page.screenshot(clip=box)) & outline).sum()
-                              > 0.8 * outline.sum(), 15)
-            # Show (in the list) zooms the slice back to the region the annotation stored
-            page.get_by_role("button", name="Show").first.click()
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(SHOTS / "slice_show_annotation.png"), full_page=True)
-            assert wait_until(lambda: plot.x_range is not None and np.allclose(plot.x_range, zoomed_x, rtol=0, atol=1)
-                              and np.allclose(plot.y_range, zoomed_y, rtol=0, atol=1), 15), (plot.x_range, zoomed_x)
+            yield page, views
             browser.close()
     finally:
         server.stop()
+
+
+@pytest.mark.browser
+@skip_without_chromium
+def test_an_annotation_made_on_the_slice_is_drawn_on_it_in_a_browser(tmp_path):
+    """Zoom into the Galactic-plane slice, press Annotate, type a title, Save: the region in view is stored
+    under that plane, and once zoomed out again it is drawn on the slice (an orange box with its title)
+    and listed below the plots; on another plane it is not drawn."""
+    session = _demo_session(tmp_path)
+    with _gtomo_in_browser(session) as (page, views):
+        page.locator("text=Slice").first.click()
+        page.locator("text=Through the target").first.wait_for(timeout=20_000)
+        v = views[0]
+        plot = v.annotated["slice"]
+        assert plot.view == "slice, Galactic plane at z = 0 pc"
+        # the figure's canvas (the largest on the tab), less its toolbar
+        canvases = page.locator("canvas")
+        assert wait_until(lambda: canvases.count() > 0, 30)
+        boxes = [canvases.nth(i).bounding_box() for i in range(canvases.count())]
+        box = max((b for b in boxes if b), key=lambda b: b["width"] * b["height"])
+        box["width"] -= 40
+        assert wait_until(lambda: plot.x_range is not None, 30)
+        full_x, full_y = plot.x_range, plot.y_range
+        page.wait_for_timeout(1000)
+        before = page.screenshot(clip=box)
+
+        # zoom in around a point left of the centre: the plot reports the smaller range in view
+        page.mouse.move(box["x"] + box["width"] * 0.35, box["y"] + box["height"] * 0.4)
+        for _ in range(4):
+            page.mouse.wheel(0, -240)
+            page.wait_for_timeout(150)
+        assert wait_until(lambda: plot.x_range[1] - plot.x_range[0] < 0.8 * (full_x[1] - full_x[0]), 15)
+        page.wait_for_timeout(800)
+        zoomed_x, zoomed_y = plot.x_range, plot.y_range
+
+        page.get_by_role("button", name="Annotate").first.click()
+        page.get_by_label("Title").fill("Small cloud")
+        page.get_by_role("button", name="Save", exact=True).click()
+        assert wait_until(lambda: len(session.notes) == 1, 15)
+        record = session.notes[0]
+        assert record.view == "slice, Galactic plane at z = 0 pc" and record.title == "Small cloud"
+        assert record.region["x_dim"] == "u" and record.region["y_dim"] == "v"
+        np.testing.assert_allclose(record.region["x"], zoomed_x)
+        np.testing.assert_allclose(record.region["y"], zoomed_y)
+        assert full_x[0] < zoomed_x[0] < zoomed_x[1] < full_x[1]
+        assert full_y[0] < zoomed_y[0] < zoomed_y[1] < full_y[1]
+        # in the list of annotations below the tabs, with the view it belongs to
+        page.locator("text=slice, Galactic plane at z = 0 pc").first.wait_for(timeout=15_000)
+
+        # zoom out again (Bokeh's reset tool): the region is a box inside the plot where the zoom was
+        page.locator('[title="Reset"]').first.click()
+        assert wait_until(lambda: plot.x_range is not None and plot.x_range[1] - plot.x_range[0]
+                          > 0.9 * (full_x[1] - full_x[0]), 15)
+        assert wait_until(lambda: (_near(page.screenshot(clip=box), REGION)
+                                   & ~_near(before, REGION)).sum() > 300, 15)
+        page.wait_for_timeout(800)
+        after = page.screenshot(clip=box)
+        page.screenshot(path=str(SHOTS / "slice_annotated.png"), full_page=True)
+        # what the annotation added: a box outline in the region's colour (and its title), straight
+        # edges as long as the zoomed fraction of the 540-pixel frame
+        drawn = _near(after, REGION) & ~_near(before, REGION)
+        frame = v.slice_image().opts.get().kwargs
+        frame_px = frame["frame_width"]
+        assert frame_px == frame["frame_height"] == 540
+        size_x = (zoomed_x[1] - zoomed_x[0]) / (full_x[1] - full_x[0]) * frame_px
+        size_y = (zoomed_y[1] - zoomed_y[0]) / (full_y[1] - full_y[0]) * frame_px
+        cols = np.flatnonzero(drawn.sum(axis=0) >= 0.5 * size_y)  # the left and right edges
+        rows = np.flatnonzero(drawn.sum(axis=1) >= 0.5 * size_x)  # the top and bottom edges
+        assert cols.size and rows.size
+        assert cols.max() - cols.min() == pytest.approx(size_x, abs=0.1 * size_x + 3)
+        assert rows.max() - rows.min() == pytest.approx(size_y, abs=0.1 * size_y + 3)
+        # where the zoom was: around the mouse, left of the Sun at the centre of the frame
+        assert cols.max() < box["width"] / 2
+        outline = np.zeros_like(drawn)
+        outline[rows.min():rows.max() + 1, [cols.min(), cols.max()]] = True
+        outline[[rows.min(), rows.max()], cols.min():cols.max() + 1] = True
+        outline &= drawn
+        # the annotation belongs to this plane: not drawn on the slice at z = 50 pc, drawn again at 0
+        v.slice_z = 50.0
+        assert wait_until(lambda: plot.view == "slice, Galactic plane at z = 50 pc", 10)
+        assert wait_until(lambda: (_near(page.screenshot(clip=box), REGION) & outline).sum()
+                          < 0.1 * outline.sum(), 15)
+        v.slice_z = 0.0
+        assert wait_until(lambda: (_near(page.screenshot(clip=box), REGION) & outline).sum()
+                          > 0.8 * outline.sum(), 15)
+        # Show (in the list) zooms the slice back to the region the annotation stored
+        page.get_by_role("button", name="Show").first.click()
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(SHOTS / "slice_show_annotation.png"), full_page=True)
+        assert wait_until(lambda: plot.x_range is not None and np.allclose(plot.x_range, zoomed_x, rtol=0, atol=1)
+                          and np.allclose(plot.y_range, zoomed_y, rtol=0, atol=1), 15), (plot.x_range, zoomed_x)
 
 
 OBJECT = (0x00, 0xC8, 0x53)  # the colour of annotated objects' rings (explore.viz.annotate.OBJECT_COLOR)
@@ -733,22 +746,13 @@ def test_clouds_and_a_volume_annotated_in_a_browser(tmp_path):
     """Tick two clouds in the Clouds tab, press its Annotate button, Save: the clouds are the annotation's
     objects, drawn as green rings on the tab's small slice and sky map and named in the list. On the Volume
     tab, Annotate stores the sub-cube shown, drawn as a box on the three slices of a larger volume."""
-    import panel as pn
     from browser import pixels_like
-    from PIL import Image
-    from playwright.sync_api import sync_playwright
-
-    from explore.apps.gtomo.app import GTomo
 
     session = _demo_session(tmp_path)
-    views = []
 
-    def page_app():
-        v = GTomo().view(session)
+    def prepare(v):
         v.volume_half = 150.0  # a sub-cube around the Sun, annotated, then seen inside a larger one
         v.log_scale = False  # a dark background: the orange of annotations stands out (on log, inferno is orange)
-        views.append(v)
-        return pn.panel(v)
 
     def plot_canvases(page, below: float = 0.0) -> list:
         """The canvases of the plots below a height of the page, left to right then top to bottom (a Bokeh
@@ -761,130 +765,115 @@ def test_clouds_and_a_volume_annotated_in_a_browser(tmp_path):
                 found.setdefault((round(b["y"]), round(b["x"])), canvases.nth(i))
         return [found[k] for k in sorted(found)]
 
-    def near(png: bytes, rgb) -> np.ndarray:
-        img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
-        return np.abs(img - np.array(rgb)).max(axis=2) <= 30
+    with _gtomo_in_browser(session, prepare) as (page, views):
+        v = views[0]
+        annotate_button = page.locator("button:visible", has_text="Annotate")
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    server = pn.serve({"gtomo": page_app}, port=port, threaded=True, show=False, address="127.0.0.1")
-    try:
-        with sync_playwright() as pw:
-            browser = launch(pw)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/gtomo", timeout=90_000)
-            page.locator("text=Export profile").first.wait_for(timeout=90_000)
-            v = views[0]
-            annotate_button = page.locator("button:visible", has_text="Annotate")
+        # ---- the Clouds tab: tick clouds 0 and 3
+        page.get_by_role("tab", name="Clouds").click()
+        page.locator("text=Tick clouds").first.wait_for(timeout=20_000)
+        rows = page.locator(".tabulator-row")
+        rows.nth(0).wait_for(timeout=20_000)
+        for i in (0, 3):
+            rows.nth(i).locator("input[type=checkbox]").click()
+        assert wait_until(lambda: v.selected_clouds == [0, 3], 15)
+        table_bottom = rows.nth(rows.count() - 1).bounding_box()["y"]
+        assert wait_until(lambda: len(plot_canvases(page, table_bottom)) == 2, 30)
+        maps = plot_canvases(page, table_bottom)  # the small slice and the small sky map
+        page.wait_for_timeout(1500)
+        rings_before = [pixels_like(m.screenshot(), OBJECT, 30) for m in maps]
+        assert all(n < 5 for n in rings_before)  # no rings yet (a stray antialiased pixel at most)
+        assert all(m.bounding_box()["x"] + m.bounding_box()["width"] <= 1400 for m in maps)  # side by side
 
-            # ---- the Clouds tab: tick clouds 0 and 3
-            page.get_by_role("tab", name="Clouds").click()
-            page.locator("text=Tick clouds").first.wait_for(timeout=20_000)
-            rows = page.locator(".tabulator-row")
-            rows.nth(0).wait_for(timeout=20_000)
-            for i in (0, 3):
-                rows.nth(i).locator("input[type=checkbox]").click()
-            assert wait_until(lambda: v.selected_clouds == [0, 3], 15)
-            table_bottom = rows.nth(rows.count() - 1).bounding_box()["y"]
-            assert wait_until(lambda: len(plot_canvases(page, table_bottom)) == 2, 30)
-            maps = plot_canvases(page, table_bottom)  # the small slice and the small sky map
-            page.wait_for_timeout(1500)
-            rings_before = [pixels_like(m.screenshot(), OBJECT, 30) for m in maps]
-            assert all(n < 5 for n in rings_before)  # no rings yet (a stray antialiased pixel at most)
-            assert all(m.bounding_box()["x"] + m.bounding_box()["width"] <= 1400 for m in maps)  # side by side
+        assert annotate_button.count() == 1  # the tab's own Annotate button, above the table
+        annotate_button.first.click()
+        # the dialog names what it will attach
+        page.locator("text=Attach the selected objects (cloud 0, cloud 3)").first.wait_for(timeout=10_000)
+        page.get_by_label("Title").fill("Two clouds to compare")
+        page.get_by_label("Description").fill("the most massive one and a high-latitude one")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / "clouds_annotate_dialog.png"))
+        page.get_by_role("button", name="Save", exact=True).click()
+        assert wait_until(lambda: len(session.notes) == 1, 15)
+        record = session.notes[0]
+        assert record.object_ids == ["cloud 0", "cloud 3"]
+        assert record.view == "clouds, density > 0.005 mag/pc, ≥ 20 voxels" and record.region is None
+        # listed below the tabs, naming the clouds
+        page.locator("text=objects: cloud 0, cloud 3").first.wait_for(timeout=15_000)
 
-            assert annotate_button.count() == 1  # the tab's own Annotate button, above the table
-            annotate_button.first.click()
-            # the dialog names what it will attach
-            page.locator("text=Attach the selected objects (cloud 0, cloud 3)").first.wait_for(timeout=10_000)
-            page.get_by_label("Title").fill("Two clouds to compare")
-            page.get_by_label("Description").fill("the most massive one and a high-latitude one")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(SHOTS / "clouds_annotate_dialog.png"))
-            page.get_by_role("button", name="Save", exact=True).click()
-            assert wait_until(lambda: len(session.notes) == 1, 15)
-            record = session.notes[0]
-            assert record.object_ids == ["cloud 0", "cloud 3"]
-            assert record.view == "clouds, density > 0.005 mag/pc, ≥ 20 voxels" and record.region is None
-            # listed below the tabs, naming the clouds
-            page.locator("text=objects: cloud 0, cloud 3").first.wait_for(timeout=15_000)
+        # untick them (their own markers go): the annotation's green rings stay, on both maps
+        for i in (0, 3):
+            rows.nth(i).locator("input[type=checkbox]").click()
+        assert wait_until(lambda: v.selected_clouds == [], 15)
+        assert wait_until(lambda: all(pixels_like(m.screenshot(), OBJECT, 30) > n + 15
+                                      for m, n in zip(maps, rings_before, strict=True)), 20)
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(SHOTS / "clouds_annotated.png"), full_page=True)
+        # two rings on the sky map: cloud 0 (l = 210 deg) right of the centre, cloud 3 (l = 159 deg) left
+        sky = _near(maps[1].screenshot(), OBJECT)
+        width = maps[1].bounding_box()["width"]
+        columns = np.flatnonzero(sky.any(axis=0))
+        assert columns.size and columns.min() < width * 0.4 and columns.max() > width * 0.45
 
-            # untick them (their own markers go): the annotation's green rings stay, on both maps
-            for i in (0, 3):
-                rows.nth(i).locator("input[type=checkbox]").click()
-            assert wait_until(lambda: v.selected_clouds == [], 15)
-            assert wait_until(lambda: all(pixels_like(m.screenshot(), OBJECT, 30) > n + 15
-                                          for m, n in zip(maps, rings_before, strict=True)), 20)
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(SHOTS / "clouds_annotated.png"), full_page=True)
-            # two rings on the sky map: cloud 0 (l = 210 deg) right of the centre, cloud 3 (l = 159 deg) left
-            sky = near(maps[1].screenshot(), OBJECT)
-            width = maps[1].bounding_box()["width"]
-            columns = np.flatnonzero(sky.any(axis=0))
-            assert columns.size and columns.min() < width * 0.4 and columns.max() > width * 0.45
+        # ---- the Volume tab: annotate the sub-cube shown, then look at a larger one
+        page.get_by_role("tab", name="Volume").click()
+        page.locator("text=Drag to rotate").first.wait_for(timeout=20_000)
+        page.wait_for_timeout(3000)
+        page.screenshot(path=str(SHOTS / "volume.png"), full_page=True, timeout=120_000)
+        assert annotate_button.count() == 1
+        annotate_button.first.click()
+        # (the dialog may take seconds to build while the browser renders the volume on the CPU)
+        page.locator("text=Attach the sub-cube, camera and slices shown").first.wait_for(timeout=40_000)
+        page.get_by_label("Title").fill("Around the Sun")
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(SHOTS / "volume_annotate_dialog.png"))
+        page.get_by_role("button", name="Save", exact=True).click()
+        assert wait_until(lambda: len(session.notes) == 2, 15)
+        region = session.notes[1].region
+        assert session.notes[1].view == "volume" and region["half_size"] == 150.0
+        assert region["ranges"]["x"] == [-155.0, 155.0] and region["ranges"]["y"] == [-155.0, 155.0]
+        assert region["slices"] == {"x": 0.0, "y": 0.0, "z": 0.0}
+        assert {"position", "focalPoint", "viewUp"} <= set(region["camera"])  # as vtk.js reported it
+        page.locator("text=Around the Sun").first.wait_for(timeout=15_000)
 
-            # ---- the Volume tab: annotate the sub-cube shown, then look at a larger one
-            page.get_by_role("tab", name="Volume").click()
-            page.locator("text=Drag to rotate").first.wait_for(timeout=20_000)
-            page.wait_for_timeout(3000)
-            page.screenshot(path=str(SHOTS / "volume.png"), full_page=True, timeout=120_000)
-            assert annotate_button.count() == 1
-            annotate_button.first.click()
-            # (the dialog may take seconds to build while the browser renders the volume on the CPU)
-            page.locator("text=Attach the sub-cube, camera and slices shown").first.wait_for(timeout=40_000)
-            page.get_by_label("Title").fill("Around the Sun")
-            page.wait_for_timeout(300)
-            page.screenshot(path=str(SHOTS / "volume_annotate_dialog.png"))
-            page.get_by_role("button", name="Save", exact=True).click()
-            assert wait_until(lambda: len(session.notes) == 2, 15)
-            region = session.notes[1].region
-            assert session.notes[1].view == "volume" and region["half_size"] == 150.0
-            assert region["ranges"]["x"] == [-155.0, 155.0] and region["ranges"]["y"] == [-155.0, 155.0]
-            assert region["slices"] == {"x": 0.0, "y": 0.0, "z": 0.0}
-            assert {"position", "focalPoint", "viewUp"} <= set(region["camera"])  # as vtk.js reported it
-            page.locator("text=Around the Sun").first.wait_for(timeout=15_000)
+        # a larger volume: the annotated sub-cube is a box in the middle of each of the three slices
+        def volume_slices():
+            """The three slices' canvases, left to right (boxes are in the viewport: the page may have
+            scrolled, so the note above the volume is found each time)."""
+            top = page.locator("text=Drag to rotate").first.bounding_box(timeout=60_000)["y"] + 480
+            return sorted(plot_canvases(page, top), key=lambda c: c.bounding_box()["x"])
 
-            # a larger volume: the annotated sub-cube is a box in the middle of each of the three slices
-            def volume_slices():
-                """The three slices' canvases, left to right (boxes are in the viewport: the page may have
-                scrolled, so the note above the volume is found each time)."""
-                top = page.locator("text=Drag to rotate").first.bounding_box(timeout=60_000)["y"] + 480
-                return sorted(plot_canvases(page, top), key=lambda c: c.bounding_box()["x"])
-
-            half = page.get_by_label("Half size (pc)")
-            half.click()
-            half.press("Control+A")
-            half.type("400")
-            half.press("Tab")
-            assert wait_until(lambda: v.volume_half == 400.0, 15)
-            page.wait_for_timeout(3000)
-            # (a screenshot waits for the volume, rendered on the CPU here: give it time)
-            page.screenshot(path=str(SHOTS / "volume_annotated.png"), full_page=True, timeout=120_000)
-            slices = volume_slices()  # the slices' plots are new: find them again
-            assert len(slices) == 3
-            boxed = [c.screenshot(timeout=60_000) for c in slices]
-            # Show (only the volume's annotation has it) brings its sub-cube and camera back ...
-            page.get_by_role("button", name="Show").click()
-            assert wait_until(lambda: v.volume_half == 150.0, 15)
-            camera = session.notes[1].region["camera"]
-            assert wait_until(lambda: all(v._vtk.camera.get(k) == camera[k] for k in ("position", "focalPoint")), 15)
-            page.locator("text=Showing “Around the Sun”").first.wait_for(timeout=15_000)
-            # ... and the larger volume again, for the slices without the annotation below
-            half.click()
-            half.press("Control+A")
-            half.type("400")
-            half.press("Tab")
-            assert wait_until(lambda: v.volume_half == 400.0, 15)
-            page.wait_for_timeout(3000)
-            page.get_by_role("button", name="Delete").nth(1).click()  # the volume's annotation, second in the list
-            assert wait_until(lambda: len(session.notes) == 1, 15)
-            page.wait_for_timeout(3000)
-            for canvas, with_box in zip(volume_slices(), boxed, strict=True):
-                drawn = near(with_box, REGION) & ~near(canvas.screenshot(timeout=60_000), REGION)
-                columns = np.flatnonzero(drawn.sum(axis=0) > 20)  # the box's left and right edges
-                assert columns.size >= 2, "no box drawn on a slice"
-                # 310 pc of the 820 pc across the 220-pixel frame
-                assert columns.max() - columns.min() == pytest.approx(310 / 820 * 220, abs=6)
-            browser.close()
-    finally:
-        server.stop()
+        half = page.get_by_label("Half size (pc)")
+        half.click()
+        half.press("Control+A")
+        half.type("400")
+        half.press("Tab")
+        assert wait_until(lambda: v.volume_half == 400.0, 15)
+        page.wait_for_timeout(3000)
+        # (a screenshot waits for the volume, rendered on the CPU here: give it time)
+        page.screenshot(path=str(SHOTS / "volume_annotated.png"), full_page=True, timeout=120_000)
+        slices = volume_slices()  # the slices' plots are new: find them again
+        assert len(slices) == 3
+        boxed = [c.screenshot(timeout=60_000) for c in slices]
+        # Show (only the volume's annotation has it) brings its sub-cube and camera back ...
+        page.get_by_role("button", name="Show").click()
+        assert wait_until(lambda: v.volume_half == 150.0, 15)
+        camera = session.notes[1].region["camera"]
+        assert wait_until(lambda: all(v._vtk.camera.get(k) == camera[k] for k in ("position", "focalPoint")), 15)
+        page.locator("text=Showing “Around the Sun”").first.wait_for(timeout=15_000)
+        # ... and the larger volume again, for the slices without the annotation below
+        half.click()
+        half.press("Control+A")
+        half.type("400")
+        half.press("Tab")
+        assert wait_until(lambda: v.volume_half == 400.0, 15)
+        page.wait_for_timeout(3000)
+        page.get_by_role("button", name="Delete").nth(1).click()  # the volume's annotation, second in the list
+        assert wait_until(lambda: len(session.notes) == 1, 15)
+        page.wait_for_timeout(3000)
+        for canvas, with_box in zip(volume_slices(), boxed, strict=True):
+            drawn = _near(with_box, REGION) & ~_near(canvas.screenshot(timeout=60_000), REGION)
+            columns = np.flatnonzero(drawn.sum(axis=0) > 20)  # the box's left and right edges
+            assert columns.size >= 2, "no box drawn on a slice"
+            # 310 pc of the 820 pc across the 220-pixel frame
+            assert columns.max() - columns.min() == pytest.approx(310 / 820 * 220, abs=6)
