@@ -74,7 +74,7 @@ def serve(host: str = typer.Option(None, help="address to bind (default 127.0.0.
 
     from explore.platform.core import Platform
     from explore.settings import Settings
-    from explore.web.app import create_app
+    from explore.web.app import create_app, server_config
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)
@@ -97,4 +97,5 @@ def serve(host: str = typer.Option(None, help="address to bind (default 127.0.0.
         console.print(f"  [bold]{link}[/]\n", soft_wrap=True)  # never cut: it must stay clickable
         console.rule()
     app = create_app(settings, platform=p)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=workers_log, proxy_headers=False)
+    uvicorn.Server(server_config(app, host=settings.host, port=settings.port, log_level=workers_log,
+                                 proxy_headers=False)).run()

@@ -189,6 +189,21 @@ class Storage:
         except FileNotFoundError:
             raise NotFound(f"no such file: {path}") from None
 
+    def open_local(self, path: str) -> IO[bytes] | None:
+        """The file behind ``path`` opened on the local disk, unbuffered (a real descriptor, for
+        ``sendfile`` and ``pread``); None when the storage is remote. The open file keeps the version it
+        opened, whatever atomic write replaces it meanwhile."""
+        if not self.local:
+            return None
+        full = self.full(path)
+        try:
+            fh = open(full, "rb", buffering=0)  # noqa: SIM115 - the caller owns it
+        except FileNotFoundError:
+            raise NotFound(f"no such file: {path}") from None
+        except IsADirectoryError:
+            raise BadRequest(f"{path} is a folder, not a file") from None
+        return fh
+
     def iter_bytes(self, path: str, start: int = 0, end: int | None = None, chunk: int = CHUNK) -> Iterator[bytes]:
         """The bytes ``start..end`` (inclusive, as in HTTP ranges) of a file, in chunks."""
         with self.open_read(path) as fh:

@@ -212,6 +212,12 @@ class Workspace:
             return self.storage.iter_bytes(file.path, start, end)
         return self.storage.iter_bytes(file.path, start, end, chunk)
 
+    def open_local(self, file: Checked) -> IO[bytes] | None:
+        """A file that passed :meth:`check`, opened on the local disk (None when the storage is remote)."""
+        if file.info.is_dir:
+            raise BadRequest(f"{file.path} is a folder, not a file")
+        return self.storage.open_local(file.path)
+
     def open_read(self, user: Principal | None, path: str) -> IO[bytes]:
         path = self.authorize(user, path, "read")
         return self.storage.open_read(path)

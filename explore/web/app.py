@@ -72,3 +72,15 @@ def create_app(settings: Settings | None = None, *, platform: Platform | None = 
 
         mount(app, platform)
     return app
+
+
+def server_config(app, *, host: str, port: int, **options):
+    """The uvicorn configuration ``explore serve`` runs ``app`` with: uvicorn's httptools protocol taught
+    zero-copy file sends (:mod:`explore.web.zerocopy`), or uvicorn's choice where httptools is missing."""
+    import uvicorn
+
+    try:
+        from explore.web.zerocopy import ZeroCopyHttpToolsProtocol
+    except ImportError:  # no httptools: h11, and downloads stream through the event loop
+        return uvicorn.Config(app, host=host, port=port, **options)
+    return uvicorn.Config(app, host=host, port=port, http=ZeroCopyHttpToolsProtocol, **options)

@@ -8,41 +8,29 @@ from __future__ import annotations
 import os
 import random
 import socket
-import threading
 import time
 
 import httpx
 import pytest
+from live_server import serving
 
 MB = 1_000_000
 
 
-@pytest.fixture
-def live(platform, people):
-    """The API served by uvicorn (httptools, as ``explore serve``) in a thread on a free port."""
-    import uvicorn
-
+@pytest.fixture(params=["zero-copy", "streamed"])
+def live(request, platform, people):
+    """The API served by uvicorn in a thread on a free port: as ``explore serve`` runs it (downloads sent
+    with ``sendfile``), and as plain uvicorn (downloads streamed through the event loop)."""
     from explore.web.app import create_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     app = create_app(platform=platform, scheduler=False, ui=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}"
-    tokens = {}
-    for name in ("alice", "bob"):
-        r = httpx.post(url + "/api/v1/auth/token", data={"username": name, "password": f"{name}-password"})
-        tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
-    yield {"url": url, "auth": tokens, "platform": platform, "port": port}
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, zero_copy=request.param == "zero-copy") as url:
+        tokens = {}
+        for name in ("alice", "bob"):
+            r = httpx.post(url + "/api/v1/auth/token", data={"username": name, "password": f"{name}-password"})
+            tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        yield {"url": url, "auth": tokens, "platform": platform, "port": int(url.rsplit(":", 1)[1]),
+               "mode": request.param}
 
 
 def random_bytes(n: int, seed: int = 7) -> bytes:
@@ -157,3 +145,60 @@ def test_client_leaving_mid_download_closes_the_file(live):
     while open_copies() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert open_copies() == 0
+
+
+def test_slow_reader_gets_every_byte(live):
+    """A client that reads slowly through a small socket buffer: the server waits for the socket again and
+    again (the zero-copy sender's wait for writability) and the bytes still arrive whole and in order."""
+    data = random_bytes(3_000_000, seed=11)
+    url = live["url"] + "/api/v1/files/alice/slow.bin"
+    assert httpx.put(url, content=data, headers=live["auth"]["alice"]).status_code == 201
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.connect(("127.0.0.1", live["port"]))
+        sock.sendall((f"GET /api/v1/files/alice/slow.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      f"Authorization: {live['auth']['alice']['Authorization']}\r\n\r\n").encode())
+        received = bytearray()
+        pauses = 0
+        while chunk := sock.recv(65536):
+            received += chunk
+            if pauses < 20 and len(received) > pauses * 100_000:
+                pauses += 1
+                time.sleep(0.02)
+    head, body = bytes(received).split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200") and b"content-length: 3000000" in head.lower()
+    assert body == data
+
+
+def test_download_keeps_the_version_it_started_with(live):
+    """A file replaced (atomically) during its download: the download finishes with the old bytes, the
+    next one gets the new bytes."""
+    old, new = random_bytes(4_000_000, seed=1), random_bytes(2_000_000, seed=2)
+    url = live["url"] + "/api/v1/files/alice/v.bin"
+    auth = live["auth"]["alice"]
+    assert httpx.put(url, content=old, headers=auth).status_code == 201
+    with httpx.stream("GET", url, headers=auth, timeout=60) as r:
+        it = r.iter_raw(65536)
+        first = next(it)
+        assert httpx.put(url, content=new, headers=auth).status_code == 201
+        got = first + b"".join(it)
+    assert got == old
+    assert httpx.get(url, headers=auth).content == new
+
+
+def test_downloads_and_json_share_a_kept_alive_connection(live):
+    """After a large download the connection is reused for the next requests (the response was completed
+    as uvicorn expects), ranges included."""
+    data = random_bytes(2_500_000, seed=5)
+    base = live["url"] + "/api/v1"
+    with httpx.Client(headers=live["auth"]["alice"], timeout=60) as client:
+        assert client.put(base + "/files/alice/k.bin", content=data).status_code == 201
+        ports = set()
+        for _ in range(3):
+            r = client.get(base + "/files/alice/k.bin")
+            assert r.content == data
+            ports.add(r.extensions["network_stream"].get_extra_info("client_addr")[1])
+            r = client.get(base + "/files/alice/k.bin", headers={"Range": "bytes=300000-2000000"})
+            assert r.status_code == 206 and r.content == data[300_000:2_000_001]
+            assert client.get(base + "/me").json()["name"] == "alice"
+        assert len(ports) == 1  # one connection for all nine requests

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import mimetypes
+import os
 import re
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,7 @@ from explore.platform.storage import AtomicWriter
 from explore.platform.workspace import Checked
 from explore.web.api.schemas import FileEntry, Listing, MoveIn, PermissionsIn
 from explore.web.deps import current_user, get_platform, optional_user
+from explore.web.zerocopy import FileRangeResponse
 
 router = APIRouter(tags=["files"])
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -81,6 +83,14 @@ def get_file(path: str, request: Request, meta: bool = False, download: bool = F
         if len(data) != length:
             raise Conflict(f"{info.path} changed while it was being read; try again")
         return Response(data, status_code=status, media_type=media, headers=headers)
+    local = ws.open_local(checked)
+    if local is not None:
+        if os.fstat(local.fileno()).st_size != size:  # replaced since the check: the range is stale
+            local.close()
+            raise Conflict(f"{info.path} changed while it was being read; try again")
+        # sendfile where the server offers it (explore serve), else read ahead in worker threads
+        return FileRangeResponse(local, start, length, status_code=status, media_type=media, headers=headers,
+                                 chunk=DOWNLOAD_CHUNK)
     headers["Content-Length"] = str(length)
     body = _read_ahead(ws.read_range(checked, start, end, chunk=DOWNLOAD_CHUNK))
     return StreamingResponse(body, status_code=status, media_type=media, headers=headers)

@@ -42,6 +42,26 @@ def _portal(platform: Platform, title: str, active: str, build: Callable) -> Cal
     return page
 
 
+class RequireSignIn:
+    """A page asked for without a signed-in user is redirected to the sign-in form.
+
+    A plain ASGI middleware (not Starlette's ``BaseHTTPMiddleware``): every other request, the API's
+    file downloads above all, passes through untouched, with no extra task or copy per message.
+    """
+
+    def __init__(self, app, platform: Platform, paths: set[str]) -> None:
+        self.app, self.platform, self.paths = app, platform, paths
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
+            request = Request(scope)
+            if session_user(self.platform, request.cookies.get(SESSION_COOKIE)) is None:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                await RedirectResponse(f"/login?next={quote(target)}", status_code=303)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def mount(app: FastAPI, platform: Platform) -> None:
     """Add the portal's pages to ``app``."""
     from panel.io.fastapi import add_applications
@@ -80,13 +100,7 @@ def mount(app: FastAPI, platform: Platform) -> None:
                 lambda u, app_id=cls.id: app_session_page(platform, u, app_id, sessions))
     app.state.page_paths = set(routes)
 
-    @app.middleware("http")
-    async def require_sign_in(request: Request, call_next):
-        if request.method == "GET" and request.url.path in app.state.page_paths:
-            if session_user(platform, request.cookies.get(SESSION_COOKIE)) is None:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-        return await call_next(request)
+    app.add_middleware(RequireSignIn, platform=platform, paths=app.state.page_paths)
 
     settings = platform.settings
     # the pages' websocket only accepts this server's own origins (no cross-site websocket hijacking)
