@@ -46,7 +46,8 @@ def server_stack() -> str:
 
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    return f"uvicorn {importlib.metadata.version('uvicorn')} ({http}, {loop})"
+    zero = ", zero-copy file sends" if http == "httptools" else ""
+    return f"uvicorn {importlib.metadata.version('uvicorn')} ({http}, {loop}{zero})"
 
 
 def free_port() -> int:
@@ -76,7 +77,7 @@ class BenchServer:
         for name, password in self.users.items():
             platform.create_user(name, password)
         platform.close()
-        cmd = [sys.executable, str(HERE / "_server.py"), "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        cmd = [sys.executable, os.environ.get("EXPLORE_BENCH_SERVER_SCRIPT", str(HERE / "_server.py")), "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.static_dir is not None:
             cmd += ["--static", str(self.static_dir)]
         if self.profile is not None:
@@ -133,7 +134,7 @@ def serve(data_dir: pathlib.Path, port: int, static_dir: pathlib.Path | None, pr
     import uvicorn
 
     from explore.platform.core import Platform
-    from explore.web.app import create_app
+    from explore.web.app import create_app, server_config
 
     settings = bench_settings(data_dir)
     platform = Platform(settings)
@@ -142,7 +143,7 @@ def serve(data_dir: pathlib.Path, port: int, static_dir: pathlib.Path | None, pr
         from starlette.staticfiles import StaticFiles
 
         app.mount("/static-bench", StaticFiles(directory=static_dir), name="static-bench")
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = server_config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
 
     def watch_parent() -> None:

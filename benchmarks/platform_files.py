@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 import httpx
 from _server import BenchServer, server_stack
 
+from explore.client import Client
+
 MiB = 1024**2
 GiB = 1024**3
 CHUNK = 4 * MiB
@@ -162,6 +164,7 @@ class Transfers:
         self.client_cpu: dict[str, list[float]] = {}
         self.probes: list[float] = []
         self.curl = shutil.which("curl")
+        self.explore = Client(server.url, headers["Authorization"].removeprefix("Bearer "), timeout=600)
 
     def _timed(self, name: str, fn) -> float:
         os.sync()
@@ -214,6 +217,18 @@ class Transfers:
         auth = f"Authorization: {self.headers['Authorization']}"
         elapsed = self._timed("download_curl", lambda: subprocess.run(
             [self.curl, "-sSf", "-o", str(self.down), "-H", auth, self.url], check=True))
+        self.check_download()
+        return elapsed
+
+    def client_upload(self) -> float:
+        def put() -> None:
+            entry = self.explore.upload(self.src, "alice/big.bin")
+            assert entry["size"] == self.size, entry
+
+        return self._timed("upload_client", put)
+
+    def client_download(self) -> float:
+        elapsed = self._timed("download_client", lambda: self.explore.download("alice/big.bin", self.down))
         self.check_download()
         return elapsed
 
@@ -286,7 +301,8 @@ def main() -> None:
               f"{args.rounds} interleaved rounds, medians")
         print(f"server: {server_stack()}, another process")
         series = {name: Series(name) for name in (
-            "copyfile", "copyfile_fsync", "upload_httpx", "download_httpx", "upload_curl", "download_curl")}
+            "copyfile", "copyfile_fsync", "upload_httpx", "download_httpx", "upload_curl", "download_curl",
+            "upload_client", "download_client")}
         with BenchServer(tmp / "data", users={"alice": PASSWORD}) as server:
             transfers = Transfers(server, server.auth("alice", PASSWORD), src, size, source_sha)
             steps = [
@@ -297,6 +313,7 @@ def main() -> None:
             ]
             if transfers.curl:
                 steps += [("upload_curl", transfers.curl_upload), ("download_curl", transfers.curl_download)]
+            steps += [("upload_client", transfers.client_upload), ("download_client", transfers.client_download)]
             for _ in range(args.rounds):
                 for name, step in steps:
                     series[name].rates.append(mbps(size, step()))
@@ -305,7 +322,7 @@ def main() -> None:
                 if s.rates:
                     print(s.line())
             copy, copy_sync = series["copyfile"].median, series["copyfile_fsync"].median
-            for client in ("httpx", "curl"):
+            for client in ("httpx", "curl", "client"):
                 up, down = series[f"upload_{client}"], series[f"download_{client}"]
                 if not up.rates:
                     continue
@@ -313,7 +330,8 @@ def main() -> None:
                       f"(both durable; aim >= 0.5), {up.median / copy:.2f} to copyfile alone")
                 print(f"download_{client}_ratio: {down.median / copy:.2f} to copyfile "
                       f"(neither fsyncs; aim >= 0.5), {down.median / copy_sync:.2f} to copyfile + fsync")
-            for name in ("upload_httpx", "download_httpx", "upload_curl", "download_curl"):
+            for name in ("upload_httpx", "download_httpx", "upload_curl", "download_curl", "upload_client",
+                         "download_client"):
                 if name in transfers.server_cpu:
                     print(transfers.cpu_line(name))
             lat = sorted(transfers.probes)
