@@ -142,3 +142,39 @@ def test_core_commands_do_not_import_the_apps_but_help_lists_them():
     assert "APPS []" in core.stdout and "Manage user accounts" in core.stdout
     full = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, check=True)
     assert "gtomo" in full.stdout and "explore.apps.gtomo.app" in full.stdout
+
+
+def test_login_then_files_on_a_server(cli, platform, people, tmp_path, monkeypatch):
+    """``explore login URL`` keeps a token (owner-only file); ``--server`` makes files ls / put / get act
+    on that server through its API."""
+    from live_server import serving
+
+    from explore.web.app import create_app
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("EXPLORE_TOKEN", raising=False)
+    local = tmp_path / "stars.csv"
+    local.write_text("ra,dec\n10.5,-3.25\n")
+    with serving(create_app(platform=platform, scheduler=False, ui=False)) as url:
+        r = cli("files", "ls", "--server", url)
+        assert r.exit_code == 1 and f"not signed in to {url}: run 'explore login {url}'" in r.output
+        r = cli("login", url, "--user", "alice", input="wrong-password\n")
+        assert r.exit_code == 1 and "(401)" in r.output
+        r = cli("login", url, "--user", "alice", input="alice-password\n")
+        assert r.exit_code == 0, r.output
+        assert "signed in to" in r.output and "as alice" in r.output
+        tokens = tmp_path / "config" / "explore" / "tokens.json"
+        assert tokens.stat().st_mode & 0o777 == 0o600
+        r = cli("files", "put", str(local), "--server", url)
+        assert r.exit_code == 0 and "uploaded alice/stars.csv (18 B)" in r.output, r.output
+        r = cli("files", "ls", "--server", url)
+        assert r.exit_code == 0 and "stars.csv" in r.output and "18 B" in r.output
+        out = tmp_path / "back.csv"
+        r = cli("files", "get", "alice/stars.csv", str(out), "--server", url)
+        assert r.exit_code == 0 and out.read_text() == "ra,dec\n10.5,-3.25\n"
+        r = cli("files", "get", "alice", str(out), "--server", url)
+        assert r.exit_code == 1 and "alice is a folder" in r.output
+        r = cli("files", "get", "bob/secret.csv", "--server", url)
+        assert r.exit_code == 1 and "no such file" in r.output and "(404)" in r.output
+    r = cli("files", "ls", "--server", url)  # the server is gone
+    assert r.exit_code == 1 and "the server did not answer" in r.output

@@ -8,7 +8,7 @@ from importlib.util import find_spec
 
 import typer
 
-from explore.cli import admin, files, runs, server
+from explore.cli import admin, files, remote, runs, server
 from explore.cli.common import console
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ server.register(app)
 admin.register(app)
 files.register(app)
 runs.register(app)
+remote.register(app)
 
 
 def _mount_extensions() -> None:

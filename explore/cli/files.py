@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import pathlib
+from types import SimpleNamespace
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from rich.table import Table
 
-from explore.cli.common import UserOption, acting_user, console, friendly, human_size, platform
+from explore.cli.common import (
+    ServerOption,
+    UserOption,
+    acting_user,
+    console,
+    friendly,
+    human_size,
+    platform,
+    remote,
+    transfer_bar,
+)
 from explore.platform.errors import BadRequest
 
 files = typer.Typer(help="List, upload, download, delete and share workspace files.", no_args_is_help=True)
@@ -22,13 +32,19 @@ def register(app: typer.Typer) -> None:
 @files.command("ls")
 @friendly
 def ls(path: str = typer.Argument("", help="a workspace path such as alice/results (default: your home)"),
-       user: str = UserOption):
+       user: str = UserOption, server: str = ServerOption):
     """List a folder."""
-    p = platform()
-    me = acting_user(p, user)
-    path = path or me.name
+    if server:
+        with remote(server) as client:
+            path = path or client.me()["name"]
+            entries = [SimpleNamespace(**e) for e in client.ls(path)]
+    else:
+        p = platform()
+        me = acting_user(p, user)
+        path = path or me.name
+        entries = p.workspace.listdir(me, path)
     table = Table("name", "size", "modified", title=path)
-    for e in sorted(p.workspace.listdir(me, path), key=lambda e: (not e.is_dir, e.name.lower())):
+    for e in sorted(entries, key=lambda e: (not e.is_dir, e.name.lower())):
         table.add_row(e.name + ("/" if e.is_dir else ""), "" if e.is_dir else human_size(e.size),
                       dt.datetime.fromtimestamp(e.modified).strftime("%Y-%m-%d %H:%M"))
     console.print(table)
@@ -38,16 +54,22 @@ def ls(path: str = typer.Argument("", help="a workspace path such as alice/resul
 @friendly
 def put(local: pathlib.Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
         path: str = typer.Argument(None, help="destination (default: your home / the file's name)"),
-        user: str = UserOption):
+        user: str = UserOption, server: str = ServerOption):
     """Upload a local file (streamed, atomic)."""
+    if server:
+        with remote(server) as client, transfer_bar() as bar:
+            dest = path or f"{client.me()['name']}/"
+            task = bar.add_task(f"uploading {local.name}", total=local.stat().st_size)
+            entry = client.upload(local, dest, progress=lambda done, total: bar.update(task, completed=done))
+        console.print(f"uploaded {entry['path']} ({human_size(entry['size'])}) to {server}")
+        return
     p = platform()
     me = acting_user(p, user)
     dest = path or f"{me.name}/{local.name}"
     if dest.endswith("/"):
         dest += local.name
     size = local.stat().st_size
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console, transient=True) as bar:
+    with transfer_bar() as bar:
         task = bar.add_task(f"uploading {local.name}", total=size)
         with p.workspace.writer(me, dest, expected_size=size) as w, local.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -59,8 +81,18 @@ def put(local: pathlib.Path = typer.Argument(..., exists=True, dir_okay=False, r
 @files.command("get")
 @friendly
 def get(path: str, local: pathlib.Path = typer.Argument(None, help="local destination (default: the file's name)"),
-        user: str = UserOption):
+        user: str = UserOption, server: str = ServerOption):
     """Download a workspace file."""
+    if server:
+        with remote(server) as client:
+            info = client.stat(path)
+            if "entries" in info:
+                raise BadRequest(f"{path} is a folder")
+            with transfer_bar() as bar:
+                task = bar.add_task(f"downloading {info['name']}", total=info["size"])
+                target = client.download(path, local, progress=lambda done, total: bar.update(task, completed=done))
+        console.print(f"saved {target} ({human_size(info['size'])}) from {server}")
+        return
     p = platform()
     me = acting_user(p, user)
     info = p.workspace.stat(me, path)
@@ -70,8 +102,7 @@ def get(path: str, local: pathlib.Path = typer.Argument(None, help="local destin
     if target.is_dir():
         target = target / info.name
     tmp = target.with_name(target.name + ".part")
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  console=console, transient=True) as bar, tmp.open("wb") as fh:
+    with transfer_bar() as bar, tmp.open("wb") as fh:
         task = bar.add_task(f"downloading {info.name}", total=info.size)
         for chunk in p.workspace.iter_bytes(me, path):
             fh.write(chunk)
