@@ -325,24 +325,11 @@ class AtomicWriter:
         """Append ``chunks`` in order: one ``writev`` on a local disk. Over the limit, the upload is
         abandoned (:class:`TooLarge`) before any of these bytes is written."""
         with self._lock:
-            if self.done:
-                raise Conflict(f"{self.path}: this upload was already finished or abandoned")
-            size = self.size + sum(len(c) for c in chunks)
-            try:
-                if self.limit is not None and size > self.limit:
-                    raise TooLarge(f"{self.path}: the upload exceeds the space left ({self.limit:,} bytes)")
-                if self.on_grow is not None:
-                    self.on_grow(size)
-            except BaseException:
-                self._abort()
-                raise
-            self.size = size
+            self._grow(self.size + sum(len(c) for c in chunks))
             try:
                 if self._fd is not None:
                     _write_all(self._fd, chunks)
-                    if _start_writeback is not None and self.size - self._written_back >= WRITEBACK_EVERY:
-                        _start_writeback(self._fd, self._written_back, self.size - self._written_back)
-                        self._written_back = self.size
+                    self._maybe_write_back()
                 else:
                     for c in chunks:
                         self._fh.write(c)
@@ -351,6 +338,39 @@ class AtomicWriter:
                 if _full_errno(exc):
                     raise StorageFull("the workspace storage is full; nothing was changed") from exc
                 raise
+
+    def fileno(self) -> int | None:
+        """The descriptor of the temporary file on a local disk, for bytes moved into it by the kernel
+        (then reported with :meth:`appended`); None on remote storage."""
+        return self._fd
+
+    def appended(self, n: int) -> None:
+        """``n`` more bytes were written straight to :meth:`fileno`: they are counted and checked against
+        the limit like those of :meth:`write_many` (over it, the upload is abandoned), and their writeback
+        to the disk is started every :data:`WRITEBACK_EVERY` bytes."""
+        with self._lock:
+            self._grow(self.size + n)
+            self._maybe_write_back()
+
+    def _grow(self, size: int) -> None:
+        """Accept the file's growth to ``size`` bytes, or abandon the upload (over the limit, or refused
+        by ``on_grow``)."""
+        if self.done:
+            raise Conflict(f"{self.path}: this upload was already finished or abandoned")
+        try:
+            if self.limit is not None and size > self.limit:
+                raise TooLarge(f"{self.path}: the upload exceeds the space left ({self.limit:,} bytes)")
+            if self.on_grow is not None:
+                self.on_grow(size)
+        except BaseException:
+            self._abort()
+            raise
+        self.size = size
+
+    def _maybe_write_back(self) -> None:
+        if _start_writeback is not None and self._fd is not None and self.size - self._written_back >= WRITEBACK_EVERY:
+            _start_writeback(self._fd, self._written_back, self.size - self._written_back)
+            self._written_back = self.size
 
     def commit(self) -> None:
         """Move the finished file into place."""

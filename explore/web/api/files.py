@@ -22,7 +22,7 @@ from explore.platform.storage import AtomicWriter
 from explore.platform.workspace import Checked
 from explore.web.api.schemas import FileEntry, Listing, MoveIn, PermissionsIn
 from explore.web.deps import current_user, get_platform, optional_user
-from explore.web.zerocopy import FileRangeResponse
+from explore.web.zerocopy import RECEIVE_EXTENSION, ClientGone, FileRangeResponse
 
 router = APIRouter(tags=["files"])
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -146,8 +146,16 @@ async def put_file(path: str, request: Request, user: Principal = Depends(curren
     # the quota and the upload limit are checked here against Content-Length, and then against the
     # running total of each batch by the writer
     writer = await run_in_threadpool(platform.workspace.writer, user, path, expected_size=expected)
+    receive_into = request.scope.get("extensions", {}).get(RECEIVE_EXTENSION)
     try:
-        await _receive_into(request.receive, writer)
+        if receive_into is not None and writer.fileno() is not None:
+            # explore serve on a local disk: the kernel moves the body from the socket into the file
+            try:
+                await receive_into["receive_into"](writer.fileno(), writer.appended)
+            except ClientGone:
+                raise BadRequest("the client went away during the upload; nothing was changed") from None
+        else:
+            await _receive_into(request.receive, writer)
         if expected is not None and writer.size != expected:
             raise BadRequest(f"the upload was cut short: {writer.size:,} of {expected:,} bytes arrived; nothing was changed")
         await run_in_threadpool(writer.commit)
