@@ -243,10 +243,12 @@ class _ZeroCopySend:
 
 
 class ZeroCopyHttpToolsProtocol(HttpToolsProtocol):
-    """Uvicorn's httptools protocol with the ASGI zero-copy send extension (``os.sendfile``).
+    """Uvicorn's httptools protocol with the ASGI zero-copy send extension (``os.sendfile``) and, on
+    Linux, ``explore.receive_into`` for request bodies with a ``Content-Length`` (``splice``).
 
-    Use it as ``uvicorn.Config(app, http=ZeroCopyHttpToolsProtocol)``. Plain HTTP only: on a TLS
-    connection the bytes must go through the TLS layer, so the extension is not offered there.
+    Use it as ``uvicorn.Config(app, http=ZeroCopyHttpToolsProtocol)`` (what
+    :func:`explore.web.app.server_config` does). Plain HTTP only: on a TLS connection the bytes must go
+    through the TLS layer, so neither extension is offered there.
     """
 
     _intake: _Intake | None = None

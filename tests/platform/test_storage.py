@@ -110,3 +110,27 @@ def test_writeback_of_a_large_upload_starts_while_it_is_written(store, monkeypat
     # ranges asked for in order, each starting where the last ended, every 100,000 bytes or more
     assert started[0][0] == 0 and all(a + n == b for (a, n), (b, _) in zip(started, started[1:], strict=False))
     assert all(n >= 100_000 for _, n in started) and sum(n for _, n in started) == 600_000
+
+
+def test_bytes_written_straight_to_the_descriptor_are_counted_and_limited(store, monkeypatch):
+    """What the server's splice puts into the file is reported with appended(): counted, checked against
+    the limit (over it the upload is abandoned and nothing is left), its writeback started."""
+    started = []
+    monkeypatch.setattr(storage_module, "_start_writeback", lambda fd, offset, n: started.append((offset, n)))
+    monkeypatch.setattr(storage_module, "WRITEBACK_EVERY", 1000)
+    w = store.writer("alice/s.bin", limit=5000)
+    w.write(b"head")
+    os.write(w.fileno(), b"x" * 1500)
+    w.appended(1500)
+    assert w.size == 1504 and started == [(0, 1504)]
+    os.write(w.fileno(), b"y" * 3000)
+    w.appended(3000)
+    w.commit()
+    assert read(store, "alice/s.bin") == b"head" + b"x" * 1500 + b"y" * 3000
+    w = store.writer("alice/t.bin", limit=1000)
+    os.write(w.fileno(), b"z" * 1200)
+    with pytest.raises(TooLarge):
+        w.appended(1200)
+    assert not store.exists("alice/t.bin") and os.listdir(store.full("alice/.explore-tmp")) == []
+    with pytest.raises(Conflict):
+        w.appended(1)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import io
 import pathlib
-import socket
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+from live_server import free_port  # noqa: F401 - the browser tests' servers take it from here
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -32,11 +32,6 @@ def launch(playwright):
     """A headless Chromium from Debian's package."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.05) -> bool:

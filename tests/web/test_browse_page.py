@@ -207,10 +207,8 @@ SHOTS = OUT / "screenshots"
 @pytest.fixture(scope="module")
 def moon_portal(tmp_path_factory):
     import pathlib
-    import threading
-    import time
 
-    import uvicorn
+    from live_server import serving
 
     from explore.apps.lexplo.layers import prepare_demo_data, shared_lunar_dir
     from explore.platform.core import Platform
@@ -230,16 +228,8 @@ def moon_portal(tmp_path_factory):
     platform.create_user("alice", "alice-password")
     with platform.db.session() as s:
         make_demo_index(s, n=500, lunar_root=data_dir / "moon")
-    app = create_app(settings, platform=platform)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
-    yield {"url": f"http://127.0.0.1:{port}", "platform": platform}
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(settings, platform=platform), port=port) as url:
+        yield {"url": url, "platform": platform}
     platform.close()
 
 
