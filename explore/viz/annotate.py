@@ -359,7 +359,9 @@ class AnnotationLayer(pn.viewable.Viewer):
     """
 
     annotations = param.List(default=[], doc="the app's annotations the user may read", precedence=-1)
-    message = param.String(default="")
+    message = param.String(default="", doc="what the last action did, shown where it was taken")
+    message_view = param.String(default="", doc="the view whose Annotate button the message is shown beside; "
+                                "empty: the list's (Show, Edit, Delete)")
 
     def __init__(self, session: Session, *, linked: LinkedViews | None = None, **params: Any) -> None:
         super().__init__(**params)
@@ -390,7 +392,7 @@ class AnnotationLayer(pn.viewable.Viewer):
                 raise KeyError(f"annotations of the view {record.view!r} cannot be shown again")
             show = plot.show_box
         show(record)
-        self.message = f"Showing “{record.title}”"
+        self._say(f"Showing “{record.title}”")
 
     def _box_plot(self, record: AnnotationRecord) -> AnnotatedView | None:
         """The plot shown now that a box annotation was made on (its Show zooms to the box), or None."""
@@ -401,7 +403,15 @@ class AnnotationLayer(pn.viewable.Viewer):
         try:
             self.show(annotation_id)
         except Exception as exc:  # noqa: BLE001 - shown beside the list rather than lost in the server log
-            self.message = f"Could not show it: {exc}"
+            self._say(f"Could not show it: {exc}")
+
+    def _say(self, message: str, *, view: str = "") -> None:
+        """Show ``message`` once: beside the Annotate button of ``view``, or above the list."""
+        self.param.update(message_view=view, message=message)
+
+    def message_for(self, view: str = "") -> str:
+        """The message when it belongs beside ``view``'s button (or, with no view, above the list)."""
+        return self.message if self.message_view == view else ""
 
     def refresh(self, *_: Any) -> list[AnnotationRecord]:
         """Reload the annotations from the platform."""
@@ -498,7 +508,7 @@ class AnnotationLayer(pn.viewable.Viewer):
             return None
         record = self.session.annotate(view, form.title.strip(), form.description, object_ids=object_ids,
                                        region=region, read=form.access("read"), write=form.access("write"))
-        self.message = f"Annotation “{record.title}” saved."
+        self._say(f"Annotation “{record.title}” saved.", view=view)
         if refresh:
             self.refresh()
         return record
@@ -514,14 +524,14 @@ class AnnotationLayer(pn.viewable.Viewer):
         changed = {k: v for k, v in access.items() if stored is None or getattr(stored, k) != v}
         record = self.session.update_annotation(annotation_id, title=form.title.strip(),
                                                 description=form.description, **changed)
-        self.message = f"Annotation “{record.title}” updated."
+        self._say(f"Annotation “{record.title}” updated.")
         self.refresh()
         return record
 
     def delete(self, annotation_id: int) -> None:
         """Delete an annotation (the platform checks the write access)."""
         self.session.delete_annotation(annotation_id)
-        self.message = "Annotation deleted."
+        self._say("Annotation deleted.")
         self.refresh()
 
     def edit(self, annotation_id: int) -> None:
@@ -545,7 +555,7 @@ class AnnotationLayer(pn.viewable.Viewer):
         try:
             self.delete(annotation_id)
         except Exception as exc:  # shown beside the list rather than lost in the server log
-            self.message = f"Could not delete: {exc}"
+            self._say(f"Could not delete: {exc}")
 
     # ---- the list --------------------------------------------------------------------------------
     @param.depends("annotations")
@@ -579,7 +589,8 @@ class AnnotationLayer(pn.viewable.Viewer):
         return pn.Column(
             pn.Row(pmui.Typography("Annotations", variant="h6"),
                    pmui.Button(label="Refresh", variant="text", on_click=self.refresh),
-                   pn.pane.Markdown(self.param.message, margin=(5, 10))),
+                   pn.pane.Markdown(pn.bind(lambda *_: self.message_for(), self.param.message,
+                                            self.param.message_view), margin=(5, 10))),
             self._list,
             self.form.dialog(self._save_edit, allow_attach=False),
             sizing_mode="stretch_width",
@@ -785,7 +796,8 @@ class AnnotatedView(AnnotationDrawing, pn.viewable.Viewer):
             self.form.attach_selection = False
         return pn.Column(
             pn.Row(pmui.Button(label="Annotate", icon="edit_note", variant="outlined", on_click=self.open_dialog),
-                   pn.pane.Markdown(self.layer.param.message, margin=(5, 10))),
+                   pn.pane.Markdown(pn.bind(lambda *_: self.layer.message_for(self.view), self.layer.param.message,
+                                            self.layer.param.message_view, self.param.view), margin=(5, 10))),
             self._holoviews_pane() if self.draws else self._display,
             self.form.dialog(self.submit, selection_visible=self.form.param.objects_note.rx.bool(),
                              region_visible=self.draws or self.region_of is not None),

@@ -372,3 +372,24 @@ def test_show_zooms_a_plot_to_the_box_an_annotation_stored(linked, session):
     assert (fig.x_range.start, fig.x_range.end, fig.y_range.start, fig.y_range.end) == (2.0, 4.0, 5.0, 6.0)
     assert layer.message == "Showing “A cluster”"
     assert sky.region() == {"type": "box", "x": [2.0, 4.0], "y": [5.0, 6.0], "x_dim": "x", "y_dim": "y"}
+
+
+def test_a_message_is_shown_once_where_the_action_was_taken(linked, session):
+    """Saved from a plot's Annotate dialog: said beside that plot's button only; Show, Edit and Delete in
+    the list: said above the list only (it used to appear beside every Annotate button too)."""
+    layer = AnnotationLayer(session, linked=linked)
+    sky = layer.wrap(linked.scatter("x", "y", name="sky"), view="sky")
+    side = layer.wrap(linked.scatter("x", "mag", name="side"), view="side")
+    sky.form.title = "Bright knot"
+    record = sky.submit()
+    assert record is not None
+    saved = "Annotation “Bright knot” saved."
+    assert (layer.message_for("sky"), layer.message_for("side"), layer.message_for()) == (saved, "", "")
+    layer.delete(record.id)
+    assert (layer.message_for("sky"), layer.message_for()) == ("", "Annotation deleted.")
+    # as the page shows it: the Markdown beside each button and above the list
+    texts = lambda viewable: [m.object for m in viewable.select(pn.pane.Markdown)]  # noqa: E731
+    sky.form.title = "Again"
+    sky.submit()
+    assert "Annotation “Again” saved." in texts(pn.panel(sky))
+    assert "Annotation “Again” saved." not in texts(pn.panel(side)) + texts(pn.panel(layer))
