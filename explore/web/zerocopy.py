@@ -341,7 +341,7 @@ class FileRangeResponse(Response):
                             "more_body": False})
             else:
                 # Starlette's streaming stops reading when the client leaves
-                stream = StreamingResponse(_read_ahead(self.file.fileno(), self.offset, self.count, self.chunk),
+                stream = StreamingResponse(_pread_ahead(self.file.fileno(), self.offset, self.count, self.chunk),
                                            status_code=self.status_code)
                 stream.raw_headers = self.raw_headers
                 await stream(scope, receive, send)
@@ -353,7 +353,7 @@ class FileRangeResponse(Response):
             await self.background()
 
 
-async def _read_ahead(fd: int, offset: int, count: int, chunk: int) -> AsyncIterator[bytes]:
+async def _pread_ahead(fd: int, offset: int, count: int, chunk: int) -> AsyncIterator[bytes]:
     """The bytes ``offset .. offset + count`` of the file ``fd``, each chunk read in a worker thread while
     the previous one is being sent. Raises when the file ends early (the promised length cannot be kept)."""
     end = offset + count
