@@ -51,7 +51,7 @@ BURST_PATIENCE = 0.02
 PIPE_SIZE = 1 << 20
 #: bytes handed to one ``sendfile`` call: a loopback socket takes a few MiB before it is full
 SENDFILE_CHUNK = 8 << 20
-#: seconds a download may wait for its client to read anything before the connection is closed
+#: seconds a transfer may wait for its client to read or send anything before it is given up
 IDLE_TIMEOUT = 300.0
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.EBADF)
 
@@ -87,7 +87,7 @@ def _sendfile_once(out_fd: int, in_fd: int, offset: int, count: int) -> int | No
 
 
 async def sendfile(transport: asyncio.Transport, in_fd: int, offset: int, count: int, *,
-                   stop: Callable[[], bool] = lambda: False, idle_timeout: float = IDLE_TIMEOUT) -> int:
+                   stop: Callable[[], bool] = lambda: False, idle_timeout: float | None = None) -> int:
     """Send ``count`` bytes of the file ``in_fd`` from ``offset`` on the socket of ``transport``.
 
     Returns the bytes sent: fewer than ``count`` only when the file ended first. Raises
@@ -95,6 +95,7 @@ async def sendfile(transport: asyncio.Transport, in_fd: int, offset: int, count:
     became true (the connection was lost).
     """
     loop = asyncio.get_running_loop()
+    idle_timeout = IDLE_TIMEOUT if idle_timeout is None else idle_timeout
     sock = transport.get_extra_info("socket")
     if sock is None:
         raise RuntimeError("the transport has no socket to send a file on")
@@ -155,12 +156,13 @@ def _splice_burst(sock_fd: int, pipe_in: int, pipe_out: int, fd: int, limit: int
 
 
 async def splice_into(transport: asyncio.Transport, fd: int, count: int, appended: Callable[[int], None], *,
-                      idle_timeout: float = IDLE_TIMEOUT) -> int:
+                      idle_timeout: float | None = None) -> int:
     """Move ``count`` bytes from the socket of ``transport`` (whose reading is paused) into the file
     ``fd`` at its position; ``appended(n)`` is called, in a worker thread, after each burst of ``n``
     bytes (it may raise to stop). Raises :class:`ClientGone` if the client closes or stops sending first.
     """
     loop = asyncio.get_running_loop()
+    idle_timeout = IDLE_TIMEOUT if idle_timeout is None else idle_timeout
     sock = transport.get_extra_info("socket")
     sock_fd = os.dup(sock.fileno())  # ours to watch, and valid even if the transport closes meanwhile
     pipe_out, pipe_in = os.pipe()

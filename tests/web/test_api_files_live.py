@@ -237,3 +237,27 @@ def test_upload_with_expect_continue_and_a_refusal_before_the_body(live):
     assert first.startswith(b"HTTP/1.1 413") and b"the largest upload allowed is 5,000,000 bytes" in first
     first, _ = put("bob/e.bin", 100, who=live["auth"]["alice"]["Authorization"])
     assert first.startswith(b"HTTP/1.1 403") or first.startswith(b"HTTP/1.1 404")
+
+
+def test_a_client_that_stops_sending_is_given_up(live, monkeypatch):
+    """An upload whose client sends part of the body and then nothing (a laptop that went to sleep) is
+    abandoned after the idle timeout: a 400 naming it, no temporary file, the old version kept."""
+    from explore.web import zerocopy
+
+    monkeypatch.setattr(zerocopy, "IDLE_TIMEOUT", 1.0)
+    platform = live["platform"]
+    url = live["url"] + "/api/v1/files/alice/a.bin"
+    assert httpx.put(url, content=b"version 1", headers=live["auth"]["alice"]).status_code == 201
+    with socket.create_connection(("127.0.0.1", live["port"]), timeout=30) as sock:
+        sock.sendall((f"PUT /api/v1/files/alice/a.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Authorization: {live['auth']['alice']['Authorization']}\r\nContent-Length: 3000000\r\n\r\n"
+                      ).encode() + random_bytes(1_000_000))
+        t0 = time.monotonic()
+        answer = b""
+        while b"}" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+        waited = time.monotonic() - t0
+    assert answer.startswith(b"HTTP/1.1 400") and b"sent nothing for 1 s" in answer, answer
+    assert 0.9 < waited < 20
+    assert tmp_files(platform) == []
+    assert httpx.get(url, headers=live["auth"]["alice"]).content == b"version 1"

@@ -20,6 +20,7 @@ from explore.platform.core import Platform
 from explore.platform.errors import BadRequest, Conflict
 from explore.platform.storage import AtomicWriter
 from explore.platform.workspace import Checked
+from explore.web import zerocopy
 from explore.web.api.schemas import FileEntry, Listing, MoveIn, PermissionsIn
 from explore.web.deps import current_user, get_platform, optional_user
 from explore.web.zerocopy import RECEIVE_EXTENSION, ClientGone, FileRangeResponse
@@ -152,8 +153,8 @@ async def put_file(path: str, request: Request, user: Principal = Depends(curren
             # explore serve on a local disk: the kernel moves the body from the socket into the file
             try:
                 await receive_into["receive_into"](writer.fileno(), writer.appended)
-            except ClientGone:
-                raise BadRequest("the client went away during the upload; nothing was changed") from None
+            except ClientGone as gone:
+                raise BadRequest(f"{gone}: the upload was abandoned and nothing was changed") from None
         else:
             await _receive_into(request.receive, writer)
         if expected is not None and writer.size != expected:
@@ -178,7 +179,11 @@ async def _receive_into(receive, writer: AtomicWriter) -> None:
     batched = 0
     try:
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), zerocopy.IDLE_TIMEOUT)
+            except TimeoutError:
+                raise BadRequest(f"the client sent nothing for {zerocopy.IDLE_TIMEOUT:.0f} s; the upload was "
+                                 "abandoned and nothing was changed") from None
             if message["type"] == "http.disconnect":
                 raise BadRequest("the client went away during the upload; nothing was changed")
             body = message.get("body", b"")
