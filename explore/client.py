@@ -151,6 +151,15 @@ class Client:
         target = pathlib.Path(dest) if dest is not None else pathlib.Path(name)
         if target.is_dir():
             target = target / name
+        if "entries" in self.stat(path):
+            raise ApiError(400, f"{path} is a folder: download_folder() fetches it with everything inside",
+                           "BadRequest")
+        return self.fetch(path, target, progress=progress)
+
+    def fetch(self, path: str, target: str | os.PathLike, *, progress: Progress | None = None) -> pathlib.Path:
+        """Save the workspace file ``path`` as exactly ``target`` (via ``target.part``), without first
+        asking whether it is a file: :meth:`download` for paths that may name a folder."""
+        target = pathlib.Path(target)
         part = target.with_name(target.name + ".part")
         route = f"{API}/files/{_path(path)}"
         try:
@@ -184,6 +193,26 @@ class Client:
         if status >= 400:
             raise ApiError.from_body(status, body)
         return json.loads(body)
+
+    def walk(self, path: str) -> Iterator[tuple[str, list[dict], list[dict]]]:
+        """Like :func:`os.walk` over a workspace folder: ``(folder, subfolders, files)`` for it and every
+        folder below it, each entry as :meth:`ls` gives it."""
+        yield from walk(self, path)
+
+    def download_folder(self, path: str, dest: str | os.PathLike | None = None, *,
+                        progress: Progress | None = None) -> pathlib.Path:
+        """Save the workspace folder ``path`` with everything inside as the local folder ``dest``
+        (default: its name in the current folder); ``progress(done, total)`` counts the bytes of all
+        its files. Returns the local folder."""
+        root = pathlib.Path(dest) if dest is not None else pathlib.Path(path.strip("/").rsplit("/", 1)[-1])
+        download_tree(self, path, root, progress=progress)
+        return root
+
+    def upload_folder(self, src: str | os.PathLike, path: str, *, progress: Progress | None = None) -> list[dict]:
+        """Upload the local folder ``src`` with everything inside as the workspace folder ``path``
+        (made, with its subfolders, where missing; files of the same names are replaced). Returns the
+        entries of the uploaded files."""
+        return upload_tree(self, src, path, progress=progress)
 
     def _direct(self) -> bool:
         """Whether transfers may use a socket of their own: plain HTTP and no proxy for this server."""
@@ -250,6 +279,73 @@ class Client:
         if run["phase"] != "COMPLETED":
             raise ApiError(500 if run["phase"] == "ERROR" else 409, run.get("error") or run["phase"], run["phase"])
         return run
+
+
+# ---- folders ----------------------------------------------------------------------------------
+# Written against four methods (ls, mkdir, fetch, upload) so that the CLI's own end, which works on
+# the installation directly, moves folders the same way as a client of a server.
+
+def _safe_name(name: str, folder: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ApiError(502, f"refusing the entry {name!r} of {folder}: not a plain file name")
+    return name
+
+
+def walk(end, path: str) -> Iterator[tuple[str, list[dict], list[dict]]]:
+    """``(folder, subfolders, files)`` for the workspace folder ``path`` and every folder below it, each
+    list in the order of the names."""
+    path = path.strip("/")
+    entries = sorted(end.ls(path), key=lambda e: e["name"])
+    folders = [e for e in entries if e["is_dir"]]
+    files = [e for e in entries if not e["is_dir"]]
+    yield path, folders, files
+    for folder in folders:
+        yield from walk(end, f"{path}/{_safe_name(folder['name'], path)}")
+
+
+def download_tree(end, path: str, dest: str | os.PathLike | None = None, *,
+                  progress: Progress | None = None) -> list[pathlib.Path]:
+    """The workspace folder ``path`` with everything inside into the local folder ``dest``; returns the
+    local files written."""
+    path = path.strip("/")
+    root = pathlib.Path(dest) if dest is not None else pathlib.Path(path.rsplit("/", 1)[-1])
+    tree = list(walk(end, path))
+    total = sum(f["size"] for _, _, files in tree for f in files)
+    done, saved = 0, []
+    for folder, _, files in tree:
+        local = root.joinpath(*[_safe_name(part, path) for part in folder[len(path):].split("/") if part])
+        local.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            before = done
+            saved.append(end.fetch(f"{folder}/{_safe_name(f['name'], folder)}", local / f["name"],
+                                   progress=(lambda d, _t, b=before: progress(b + d, total)) if progress else None))
+            done += f["size"]
+    if progress:
+        progress(done, total)
+    return saved
+
+
+def upload_tree(end, src: str | os.PathLike, path: str, *, progress: Progress | None = None) -> list[dict]:
+    """The local folder ``src`` with everything inside into the workspace folder ``path``."""
+    src = pathlib.Path(src)
+    if not src.is_dir():
+        raise NotADirectoryError(f"{src} is not a folder")
+    path = path.strip("/")
+    plan = []
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        rel = pathlib.Path(dirpath).relative_to(src).parts
+        plan.append(("/".join((path, *rel)), [pathlib.Path(dirpath, n) for n in sorted(filenames)]))
+    total = sum(f.stat().st_size for _, files in plan for f in files)
+    done, uploaded = 0, []
+    for folder, files in plan:
+        end.mkdir(folder)
+        for f in files:
+            before = done
+            uploaded.append(end.upload(f, f"{folder}/{f.name}",
+                                       progress=(lambda d, _t, b=before: progress(b + d, total)) if progress else None))
+            done += f.stat().st_size
+    return uploaded
 
 
 def _chunks(fh, size: int, progress: Progress | None) -> Iterator[bytes]:

@@ -71,6 +71,32 @@ def test_files_put_ls_get_share_rm(cli, tmp_path):
     assert r.exit_code == 1 and "no user named 'nobody'" in r.output
 
 
+def make_tree(root: pathlib.Path) -> dict[str, bytes]:
+    files = {"notes.txt": b"two spectra\n", "apogee/a.fits": b"A" * 5000, "apogee/visits/v1.fits": b"V" * 300}
+    for rel, content in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(content)
+    return files
+
+
+def read_tree(root: pathlib.Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_folders_put_and_get_with_recursive(cli, tmp_path):
+    cli("users", "add", "alice", input="alice-password\n")
+    files = make_tree(tmp_path / "spectra")
+    r = cli("files", "put", str(tmp_path / "spectra"), "--user", "alice")
+    assert r.exit_code == 1 and "is a folder: add --recursive (-r)" in r.output
+    r = cli("files", "put", str(tmp_path / "spectra"), "--user", "alice", "-r")
+    assert r.exit_code == 0 and "uploaded alice/spectra/ (3 files, 5.3 kB)" in r.output, r.output
+    r = cli("files", "get", "alice/spectra", str(tmp_path / "back"), "--user", "alice")
+    assert r.exit_code == 1 and "is a folder: add --recursive (-r)" in r.output
+    r = cli("files", "get", "alice/spectra", str(tmp_path / "back"), "--user", "alice", "--recursive")
+    assert r.exit_code == 0 and "(3 files, 5.3 kB)" in r.output, r.output
+    assert read_tree(tmp_path / "back") == files
+
+
 def test_apps_and_a_run_with_progress(cli):
     cli("users", "add", "alice", input="alice-password\n")
     r = cli("apps", "list")
@@ -176,5 +202,11 @@ def test_login_then_files_on_a_server(cli, platform, people, tmp_path, monkeypat
         assert r.exit_code == 1 and "alice is a folder" in r.output
         r = cli("files", "get", "bob/secret.csv", "--server", url)
         assert r.exit_code == 1 and "no such file" in r.output and "(404)" in r.output
+        files = make_tree(tmp_path / "spectra")
+        r = cli("files", "put", str(tmp_path / "spectra"), "alice/in", "-r", "--server", url)
+        assert r.exit_code == 0 and "uploaded alice/in/ (3 files, 5.3 kB) to" in r.output, r.output
+        r = cli("files", "get", "alice/in", str(tmp_path / "out"), "-r", "--server", url)
+        assert r.exit_code == 0 and "(3 files, 5.3 kB) from" in r.output, r.output
+        assert read_tree(tmp_path / "out") == files
     r = cli("files", "ls", "--server", url)  # the server is gone
     assert r.exit_code == 1 and "the server did not answer" in r.output

@@ -146,7 +146,7 @@ def test_download_cut_short_keeps_the_old_file(tmp_path, monkeypatch, way):
     fake = CutShort()
     fake.start()
     with pytest.raises(ApiError) as err:
-        Client(fake.url, "token").download("alice/result.fits", tmp_path / "result.fits")
+        Client(fake.url, "token").fetch("alice/result.fits", tmp_path / "result.fits")
     assert err.value.status == 502 and "300,000 of 1,000,000" in err.value.message
     assert (tmp_path / "result.fits").read_bytes() == b"the previous download"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.fits"]
@@ -162,3 +162,53 @@ def test_client_imports_nothing_of_the_platform():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(name and name.startswith("explore") for name in imported)
+
+
+def test_folders_both_ways(alice, tmp_path):
+    """A local folder tree uploaded, listed with walk(), and downloaded again whole, byte for byte; a
+    folder is not mistaken for a file."""
+    src = tmp_path / "spectra"
+    (src / "apogee" / "visits").mkdir(parents=True)
+    (src / "empty").mkdir()
+    data = {
+        "readme.txt": b"three spectra\n",
+        "apogee/a.fits": random.Random(1).randbytes(300_000),
+        "apogee/visits/v1.fits": random.Random(2).randbytes(70_000),
+    }
+    for rel, content in data.items():
+        (src / rel).write_bytes(content)
+    seen = []
+    entries = alice.upload_folder(src, "alice/spectra", progress=lambda d, t: seen.append((d, t)))
+    assert sorted(e["path"] for e in entries) == sorted(f"alice/spectra/{rel}" for rel in data)
+    assert seen[-1] == (370_014, 370_014)
+    walked = {folder: ([d["name"] for d in dirs], [f["name"] for f in files])
+              for folder, dirs, files in alice.walk("alice/spectra")}
+    assert walked == {"alice/spectra": (["apogee", "empty"], ["readme.txt"]),
+                      "alice/spectra/apogee": (["visits"], ["a.fits"]),
+                      "alice/spectra/apogee/visits": ([], ["v1.fits"]),
+                      "alice/spectra/empty": ([], [])}
+    with pytest.raises(ApiError) as err:
+        alice.download("alice/spectra", tmp_path / "x")
+    assert err.value.status == 400 and "download_folder()" in err.value.message
+    got = []
+    back = alice.download_folder("alice/spectra", tmp_path / "back", progress=lambda d, t: got.append((d, t)))
+    assert back == tmp_path / "back" and (back / "empty").is_dir()
+    assert {str(p.relative_to(back)): p.read_bytes() for p in back.rglob("*") if p.is_file()} == data
+    assert got[-1] == (370_014, 370_014) and [d for d, _ in got] == sorted(d for d, _ in got)
+
+
+def test_a_server_cannot_write_outside_the_download_folder(tmp_path):
+    """Entry names from a (hostile) server that would climb out of the local folder are refused."""
+    from explore.client import download_tree
+
+    class Hostile:
+        def ls(self, path):
+            return [{"name": "../../evil.sh", "is_dir": False, "size": 3}]
+
+        def fetch(self, path, target, progress=None):  # pragma: no cover - must not be reached
+            raise AssertionError(f"asked to write {target}")
+
+    with pytest.raises(ApiError) as err:
+        download_tree(Hostile(), "alice/x", tmp_path / "x")
+    assert err.value.status == 502 and "not a plain file name" in err.value.message
+    assert not (tmp_path.parent / "evil.sh").exists()

@@ -50,65 +50,123 @@ def ls(path: str = typer.Argument("", help="a workspace path such as alice/resul
     console.print(table)
 
 
-@files.command("put")
-@friendly
-def put(local: pathlib.Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
-        path: str = typer.Argument(None, help="destination (default: your home / the file's name)"),
-        user: str = UserOption, server: str = ServerOption):
-    """Upload a local file (streamed, atomic)."""
-    if server:
-        with remote(server) as client, transfer_bar() as bar:
-            dest = path or f"{client.me()['name']}/"
-            task = bar.add_task(f"uploading {local.name}", total=local.stat().st_size)
-            entry = client.upload(local, dest, progress=lambda done, total: bar.update(task, completed=done))
-        console.print(f"uploaded {entry['path']} ({human_size(entry['size'])}) to {server}")
-        return
-    p = platform()
-    me = acting_user(p, user)
-    dest = path or f"{me.name}/{local.name}"
-    if dest.endswith("/"):
-        dest += local.name
-    size = local.stat().st_size
-    with transfer_bar() as bar:
-        task = bar.add_task(f"uploading {local.name}", total=size)
-        with p.workspace.writer(me, dest, expected_size=size) as w, local.open("rb") as fh:
+class _Installation:
+    """The CLI's end on the installation itself, with the method names of :class:`explore.client.Client`
+    that file and folder transfers use, so that both ends move files the same way."""
+
+    def __init__(self, user: str | None) -> None:
+        self.p = platform()
+        self.user = acting_user(self.p, user)
+
+    def __enter__(self) -> _Installation:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.p.close()
+
+    def me(self) -> dict:
+        return {"name": self.user.name, "role": self.user.role}
+
+    def stat(self, path: str) -> dict:
+        return self.p.workspace.stat(self.user, path).__dict__
+
+    def ls(self, path: str) -> list[dict]:
+        return [e.__dict__ for e in self.p.workspace.listdir(self.user, path)]
+
+    def mkdir(self, path: str) -> None:
+        self.p.workspace.mkdir(self.user, path)
+
+    def fetch(self, path: str, target: pathlib.Path, *, progress=None) -> pathlib.Path:
+        part = target.with_name(target.name + ".part")
+        done = 0
+        try:
+            with part.open("wb") as fh:
+                for chunk in self.p.workspace.iter_bytes(self.user, path):
+                    fh.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, None)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        part.replace(target)
+        return target
+
+    def upload(self, src: pathlib.Path, path: str, *, progress=None) -> dict:
+        size, done = src.stat().st_size, 0
+        with self.p.workspace.writer(self.user, path, expected_size=size) as w, src.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 w.write(chunk)
-                bar.advance(task, len(chunk))
-    console.print(f"uploaded {dest} ({human_size(size)})")
+                done += len(chunk)
+                if progress:
+                    progress(done, size)
+        return self.p.workspace.stat(self.user, path).__dict__
+
+
+def _end(server: str | None, user: str | None):
+    """Where the command acts: a server through its API (``--server``), or this installation."""
+    return remote(server) if server else _Installation(user)
+
+
+@files.command("put")
+@friendly
+def put(local: pathlib.Path = typer.Argument(..., exists=True, readable=True),
+        path: str = typer.Argument(None, help="destination (default: your home / the file's name)"),
+        recursive: bool = typer.Option(False, "--recursive", "-r", help="upload a folder with everything inside"),
+        user: str = UserOption, server: str = ServerOption):
+    """Upload a local file (streamed, atomic), or a folder with --recursive."""
+    where = f" to {server}" if server else ""
+    with _end(server, user) as end, transfer_bar() as bar:
+        dest = path or f"{end.me()['name']}/"
+        if dest.endswith("/"):
+            dest += local.name
+        if local.is_dir():
+            if not recursive:
+                raise BadRequest(f"{local} is a folder: add --recursive (-r) to upload it with everything inside")
+            task = bar.add_task(f"uploading {local.name}/", total=None)
+            from explore.client import upload_tree
+
+            entries = upload_tree(end, local, dest, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                           total=total))
+            size = sum(e["size"] for e in entries)
+            message = f"uploaded {dest}/ ({len(entries)} files, {human_size(size)}){where}"
+        else:
+            task = bar.add_task(f"uploading {local.name}", total=local.stat().st_size)
+            entry = end.upload(local, dest, progress=lambda done, total: bar.update(task, completed=done))
+            message = f"uploaded {entry['path']} ({human_size(entry['size'])}){where}"
+    console.print(message)
 
 
 @files.command("get")
 @friendly
 def get(path: str, local: pathlib.Path = typer.Argument(None, help="local destination (default: the file's name)"),
+        recursive: bool = typer.Option(False, "--recursive", "-r", help="download a folder with everything inside"),
         user: str = UserOption, server: str = ServerOption):
-    """Download a workspace file."""
-    if server:
-        with remote(server) as client:
-            info = client.stat(path)
-            if "entries" in info:
-                raise BadRequest(f"{path} is a folder")
-            with transfer_bar() as bar:
-                task = bar.add_task(f"downloading {info['name']}", total=info["size"])
-                target = client.download(path, local, progress=lambda done, total: bar.update(task, completed=done))
-        console.print(f"saved {target} ({human_size(info['size'])}) from {server}")
-        return
-    p = platform()
-    me = acting_user(p, user)
-    info = p.workspace.stat(me, path)
-    if info.is_dir:
-        raise BadRequest(f"{path} is a folder")
-    target = local or pathlib.Path(info.name)
-    if target.is_dir():
-        target = target / info.name
-    tmp = target.with_name(target.name + ".part")
-    with transfer_bar() as bar, tmp.open("wb") as fh:
-        task = bar.add_task(f"downloading {info.name}", total=info.size)
-        for chunk in p.workspace.iter_bytes(me, path):
-            fh.write(chunk)
-            bar.advance(task, len(chunk))
-    tmp.replace(target)
-    console.print(f"saved {target} ({human_size(info.size)})")
+    """Download a workspace file, or a folder with --recursive."""
+    where = f" from {server}" if server else ""
+    with _end(server, user) as end:
+        info = end.stat(path)
+        is_dir = info.get("is_dir", "entries" in info)
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        target = local or pathlib.Path(name)
+        if target.is_dir():
+            target = target / name
+        with transfer_bar() as bar:
+            if is_dir:
+                if not recursive:
+                    raise BadRequest(f"{path} is a folder: add --recursive (-r) to download it with everything inside")
+                task = bar.add_task(f"downloading {name}/", total=None)
+                from explore.client import download_tree
+
+                saved = download_tree(end, path, target, progress=lambda done, total: bar.update(
+                    task, completed=done, total=total))
+                size = sum(p.stat().st_size for p in saved)
+                message = f"saved {target}/ ({len(saved)} files, {human_size(size)}){where}"
+            else:
+                task = bar.add_task(f"downloading {name}", total=info["size"])
+                end.fetch(path, target, progress=lambda done, total: bar.update(task, completed=done))
+                message = f"saved {target} ({human_size(info['size'])}){where}"
+    console.print(message)
 
 
 @files.command("mkdir")
