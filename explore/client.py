@@ -25,6 +25,7 @@ import os
 import pathlib
 import select
 import socket
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +39,8 @@ CHUNK = 4 << 20
 SEND_CHUNK = 256 << 10
 #: the pipe of a download's splice: 1 MiB is what any user may ask for (larger measured no faster)
 PIPE_SIZE = 1 << 20
+#: the suffixes astropy does not recognise by itself (None: let it guess)
+_TABLE_FORMATS = {".vot": "votable", ".xml": "votable", ".csv": "ascii.csv", ".tsv": "ascii.tab"}
 #: ``progress(done, total)``: bytes moved so far and the whole size
 Progress = Callable[[int, int], None]
 
@@ -193,6 +196,36 @@ class Client:
         if status >= 400:
             raise ApiError.from_body(status, body)
         return json.loads(body)
+
+    def read_table(self, path: str, **read_options):
+        """A workspace table (CSV, ECSV, FITS, VOTable, Parquet, HDF5: by its suffix, as astropy reads
+        it) as an ``astropy.table.Table``, with its units and metadata; ``read_options`` go to
+        ``Table.read`` (``hdu=2``, ``format="ascii.basic"``...)."""
+        from astropy.table import Table
+
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        with tempfile.TemporaryDirectory(prefix="explore-table-") as tmp:
+            local = self.fetch(path, pathlib.Path(tmp) / name)
+            if local.suffix.lower() in (".fits", ".fit", ".fz") or name.lower().endswith(".fits.gz"):
+                read_options.setdefault("memmap", False)  # the file goes with the folder
+            read_options.setdefault("format", _TABLE_FORMATS.get(local.suffix.lower()))
+            table = Table.read(local, **read_options)
+        return table
+
+    def write_table(self, table, path: str, **write_options) -> dict:
+        """Store an astropy ``Table`` (or anything ``Table`` accepts, such as a pandas DataFrame) as the
+        workspace file ``path``, in the format its suffix names (``.csv``, ``.ecsv``, ``.fits``,
+        ``.vot``, ``.parquet``...). Returns the new file's entry."""
+        from astropy.table import Table
+
+        if not isinstance(table, Table):
+            table = Table.from_pandas(table) if hasattr(table, "to_records") else Table(table)
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        with tempfile.TemporaryDirectory(prefix="explore-table-") as tmp:
+            local = pathlib.Path(tmp) / name
+            write_options.setdefault("format", _TABLE_FORMATS.get(local.suffix.lower()))
+            table.write(local, **write_options)
+            return self.upload(local, path)
 
     def walk(self, path: str) -> Iterator[tuple[str, list[dict], list[dict]]]:
         """Like :func:`os.walk` over a workspace folder: ``(folder, subfolders, files)`` for it and every

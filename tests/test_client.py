@@ -212,3 +212,31 @@ def test_a_server_cannot_write_outside_the_download_folder(tmp_path):
         download_tree(Hostile(), "alice/x", tmp_path / "x")
     assert err.value.status == 502 and "not a plain file name" in err.value.message
     assert not (tmp_path.parent / "evil.sh").exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ecsv", ".fits", ".vot", ".parquet"])
+def test_tables_written_and_read_back_with_their_units(alice, suffix):
+    """A notebook's round trip: an astropy table stored in the workspace in the format its name says,
+    read back with the same values (and units, where the format keeps them)."""
+    import astropy.units as u
+    import numpy as np
+    from astropy.table import Table
+
+    targets = Table({"name": ["Vega", "Sirius", "Deneb"], "l": [67.45, 227.23, 84.28] * u.deg,
+                     "b": [19.24, -8.89, 1.99] * u.deg, "distance": [7.68, 2.64, 802.0] * u.pc})
+    entry = alice.write_table(targets, f"alice/targets{suffix}")
+    assert entry["path"] == f"alice/targets{suffix}" and entry["size"] > 0
+    back = alice.read_table(f"alice/targets{suffix}")
+    assert list(back["name"]) == ["Vega", "Sirius", "Deneb"]
+    assert np.allclose(back["distance"], [7.68, 2.64, 802.0])
+    if suffix != ".csv":  # plain CSV has no place for units
+        assert back["l"].unit == u.deg and back["distance"].unit == u.pc
+
+
+def test_a_dataframe_becomes_a_workspace_table(alice):
+    import pandas as pd
+
+    frame = pd.DataFrame({"source_id": [1, 2, 3], "phot_g_mean_mag": [10.5, 12.25, 8.0]})
+    alice.write_table(frame, "alice/gaia.parquet")
+    back = alice.read_table("alice/gaia.parquet")
+    assert list(back["source_id"]) == [1, 2, 3] and list(back["phot_g_mean_mag"]) == [10.5, 12.25, 8.0]
