@@ -210,3 +210,15 @@ def test_login_then_files_on_a_server(cli, platform, people, tmp_path, monkeypat
         assert read_tree(tmp_path / "out") == files
     r = cli("files", "ls", "--server", url)  # the server is gone
     assert r.exit_code == 1 and "the server did not answer" in r.output
+
+
+def test_a_local_file_error_is_one_line_not_a_traceback(cli, tmp_path):
+    """Errors of the local side (a destination folder that does not exist) print one line and exit 1,
+    like the platform's own errors."""
+    cli("users", "add", "alice", input="alice-password\n")
+    local = tmp_path / "stars.csv"
+    local.write_text("id\n1\n")
+    assert cli("files", "put", str(local), "alice/", "--user", "alice").exit_code == 0
+    r = cli("files", "get", "alice/stars.csv", str(tmp_path / "no" / "such" / "dir" / "s.csv"), "--user", "alice")
+    assert r.exit_code == 1 and r.output.strip().startswith("error:") and "No such file or directory" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 from rich.table import Table
 
-from explore.cli.common import console, friendly, platform, stdin_is_tty
-from explore.platform.errors import BadRequest
+from explore.cli.common import console, friendly, platform, read_password
 
 users = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 groups = typer.Typer(help="Manage groups of users.", no_args_is_help=True)
@@ -19,15 +16,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(groups, name="groups")
 
 
-def _read_password(password_stdin: bool) -> str:
-    if password_stdin or not stdin_is_tty():
-        password = sys.stdin.readline().rstrip("\r\n")
-        if not password:
-            raise BadRequest("no password on standard input")
-        return password
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-
-
 @users.command("add")
 @friendly
 def add(name: str, admin: bool = typer.Option(False, "--admin", help="make the user an administrator"),
@@ -36,7 +24,7 @@ def add(name: str, admin: bool = typer.Option(False, "--admin", help="make the u
         email: str = typer.Option(""),
         quota_gib: float = typer.Option(None, "--quota-gib", help="workspace quota in GiB (default: the server's)")):
     """Create a user; asks for the password (or reads it from standard input)."""
-    password = _read_password(password_stdin)
+    password = read_password(password_stdin)
     p = platform()
     quota = int(quota_gib * 2**30) if quota_gib is not None else None
     user = p.create_user(name, password, role="admin" if admin else "user", full_name=full_name, email=email,
@@ -48,7 +36,7 @@ def add(name: str, admin: bool = typer.Option(False, "--admin", help="make the u
 @friendly
 def passwd(name: str, password_stdin: bool = typer.Option(False, "--password-stdin")):
     """Set a user's password."""
-    password = _read_password(password_stdin)
+    password = read_password(password_stdin)
     platform().accounts.set_password(name, password)
     console.print(f"password of {name} changed")
 

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from explore.platform.errors import ExploreError
+from explore.platform.errors import BadRequest, ExploreError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -99,14 +99,14 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ExploreError as exc:
             err_console.print(f"[red]error:[/] {exc.message}", soft_wrap=True)
             raise typer.Exit(1) from None
+        except (FileNotFoundError, PermissionError, ValueError) as exc:
+            err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(1) from None
         except Exception as exc:
             message = _remote_error(exc)
             if message is None:
                 raise
             err_console.print(f"[red]error:[/] {message}", soft_wrap=True)
-            raise typer.Exit(1) from None
-        except (FileNotFoundError, PermissionError, ValueError) as exc:
-            err_console.print(f"[red]error:[/] {exc}", soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -129,6 +129,17 @@ def human_size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return str(n)
+
+
+def read_password(password_stdin: bool, *, prompt: str = "Password", confirm: bool = True) -> str:
+    """A password typed at a prompt (twice when ``confirm``), or one line of standard input when asked
+    (``--password-stdin``) or when standard input is not a terminal."""
+    if password_stdin or not stdin_is_tty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise BadRequest("no password on standard input")
+        return password
+    return typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
 
 
 def stdin_is_tty() -> bool:

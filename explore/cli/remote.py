@@ -7,7 +7,7 @@ import socket
 
 import typer
 
-from explore.cli.common import console, friendly, save_token, stdin_is_tty
+from explore.cli.common import console, friendly, read_password, save_token
 
 
 def register(app: typer.Typer) -> None:
@@ -19,15 +19,10 @@ def login(server: str = typer.Argument(..., help="the server, such as http://exp
           user: str = typer.Option(None, "--user", "-u", help="your user name there (default: your login name)"),
           password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from standard input")):
     """Sign in to a server and keep an API token for it (~/.config/explore/tokens.json, yours only)."""
-    import sys
-
     from explore.client import Client
 
     user = user or getpass.getuser()
-    if password_stdin or not stdin_is_tty():
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt(f"Password of {user} on {server}", hide_input=True)
+    password = read_password(password_stdin, prompt=f"Password of {user} on {server}", confirm=False)
     with Client.login(server, user, password, name=f"explore CLI on {socket.gethostname()}") as client:
         me = client.me()
         path = save_token(server, client.token)
