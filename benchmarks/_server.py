@@ -46,7 +46,7 @@ def server_stack() -> str:
 
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    zero = ", zero-copy file sends" if http == "httptools" else ""
+    zero = ", zero-copy transfers" if http == "httptools" else ""
     return f"uvicorn {importlib.metadata.version('uvicorn')} ({http}, {loop}{zero})"
 
 
@@ -77,7 +77,7 @@ class BenchServer:
         for name, password in self.users.items():
             platform.create_user(name, password)
         platform.close()
-        cmd = [sys.executable, os.environ.get("EXPLORE_BENCH_SERVER_SCRIPT", str(HERE / "_server.py")), "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        cmd = [sys.executable, str(HERE / "_server.py"), "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.static_dir is not None:
             cmd += ["--static", str(self.static_dir)]
         if self.profile is not None:
